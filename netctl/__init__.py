@@ -1,0 +1,1 @@
+"""netctl: container networking without a daemon, in libnetwork's model."""

@@ -1,0 +1,60 @@
+"""Shared pieces of the commands: getting the service context, output options, reports."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Callable
+
+import click
+
+from ..errors import InvalidInput, NetctlError
+
+
+def service(ctx: click.Context | None = None):
+    return (ctx or click.get_current_context()).find_root().obj.context
+
+
+def format_options(func: Callable) -> Callable:
+    func = click.option("-q", "--quiet", is_flag=True, help="Print names only.")(func)
+    func = click.option(
+        "--format", "fmt", metavar="json|table|TEMPLATE", envvar="NETCTL_FORMAT", show_envvar=True,
+        help="json, table, or a Python format string over the JSON fields, e.g. '{name} {id}'.",
+    )(func)
+    return func
+
+
+def multi(name: str, help_text: str, metavar: str = "VALUE") -> Callable:
+    return click.option(name, multiple=True, metavar=metavar, help=help_text)
+
+
+def report_many(done: list[str], errors: list[NetctlError]) -> None:
+    """Print each name done on stdout, each error on stderr; exit with the first error's code."""
+    for name in done:
+        click.echo(name)
+    for exc in errors:
+        click.echo(f"netctl: {exc}", err=True)
+    if errors:
+        sys.exit(errors[0].exit_code)
+
+
+def parse_filters(items: tuple[str, ...], keys: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in keys:
+            raise InvalidInput(f"invalid filter {item!r} (keys: {', '.join(keys)})")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def name_matches(name: str, pattern: str) -> bool:
+    """A glob when it has glob characters, otherwise a substring (as docker's name filter)."""
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(name, pattern)
+    return pattern in name
+
+
+def label_matches(labels: dict[str, str], wanted: str) -> bool:
+    key, sep, value = wanted.partition("=")
+    return key in labels and (not sep or labels[key] == value)

@@ -1,0 +1,101 @@
+"""``netctl endpoint …``"""
+
+from __future__ import annotations
+
+import click
+
+from .. import lookup, output, views
+from ..errors import NetctlError
+from .common import format_options, multi, report_many, service
+
+COLUMNS = [
+    ("NAME", lambda r: r["name"]),
+    ("NETWORK", lambda r: r["network"]),
+    ("SANDBOX", lambda r: r["sandbox"] or ""),
+    ("IFNAME", lambda r: r["ifname"] or ""),
+    ("IPV4", lambda r: r["ipv4"] or ""),
+    ("IPV6", lambda r: r["ipv6"] or ""),
+    ("MAC", lambda r: r["mac"] or ""),
+]
+
+
+@click.group()
+def endpoint() -> None:
+    """Create, join, leave and remove endpoints (an interface on a network)."""
+
+
+@endpoint.command()
+@click.argument("network_ref", metavar="NETWORK")
+@click.argument("name")
+@click.option("--ip", default=None, help="IPv4 address (default: lowest free).")
+@click.option("--ip6", default=None, help="IPv6 address.")
+@click.option("--mac", default=None, help="MAC address (default 02:42 + the IPv4 bytes).")
+@multi("--link-local-ip", "Extra link-local address.", "IP")
+@multi("--alias", "Extra name in peers' hosts files.", "NAME")
+def create(network_ref, name, ip, ip6, mac, link_local_ip, alias):
+    """Create endpoint NAME on NETWORK and print its name."""
+    from ..service.endpoints import EndpointRequest, create as create_endpoint
+
+    req = EndpointRequest(name=name, ip=ip, ip6=ip6, mac=mac, link_local=list(link_local_ip),
+                          aliases=list(alias))
+    click.echo(create_endpoint(service(), network_ref, req).name)
+
+
+@endpoint.command("ls")
+@click.option("--network", "network_ref", default=None, help="Only endpoints on this network.")
+@format_options
+def list_(network_ref, fmt, quiet):
+    """List endpoints."""
+    state = service().read()
+    eps = state.endpoints
+    if network_ref:
+        eps = state.endpoints_of(lookup.network(state, network_ref))
+    output.render([views.endpoint(state, e) for e in eps], COLUMNS, fmt, quiet)
+
+
+@endpoint.command()
+@click.argument("names", nargs=-1, required=True)
+@format_options
+def inspect(names, fmt, quiet):
+    """Show endpoints as a JSON array (NAME or NETWORK/NAME)."""
+    state = service().read()
+    rows, missing = [], []
+    for ref in names:
+        try:
+            rows.append(views.endpoint(state, lookup.endpoint(state, ref)))
+        except NetctlError as exc:
+            missing.append(exc)
+    output.render(rows, COLUMNS, fmt or "json", quiet)
+    report_many([], missing)
+
+
+@endpoint.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Leave first if joined; missing is fine.")
+def rm(names, force):
+    """Remove endpoints (refused while joined unless -f)."""
+    from ..service.endpoints import remove
+
+    report_many(*remove(service(), list(names), force))
+
+
+@endpoint.command()
+@click.argument("endpoint_ref", metavar="ENDPOINT")
+@click.argument("sandbox_ref", metavar="SANDBOX")
+@click.option("--priority", type=int, default=0, show_default=True,
+              help="Higher wins the default route.")
+def join(endpoint_ref, sandbox_ref, priority):
+    """Move ENDPOINT's interface into SANDBOX (as eth0, eth1…)."""
+    from ..service.endpoints import join as do_join
+
+    do_join(service(), endpoint_ref, sandbox_ref, priority)
+
+
+@endpoint.command()
+@click.argument("endpoint_ref", metavar="ENDPOINT")
+@click.argument("sandbox_ref", metavar="SANDBOX")
+def leave(endpoint_ref, sandbox_ref):
+    """Take ENDPOINT's interface out of SANDBOX, back to the host."""
+    from ..service.endpoints import leave as do_leave
+
+    do_leave(service(), endpoint_ref, sandbox_ref)

@@ -1,0 +1,156 @@
+"""``netctl network …``"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import lookup, output, views
+from ..errors import NetctlError
+from .common import format_options, label_matches, multi, name_matches, parse_filters, report_many, service
+
+COLUMNS = [
+    ("NAME", lambda r: r["name"]),
+    ("ID", lambda r: r["id"][:12]),
+    ("DRIVER", lambda r: r["driver"]),
+    ("SUBNETS", lambda r: ",".join(s["subnet"] for s in r["subnets"])),
+    ("ENDPOINTS", lambda r: str(r["endpoint_count"])),
+]
+
+
+@click.group()
+def network() -> None:
+    """Create, list, inspect and remove networks; connect sandboxes to them."""
+
+
+@network.command()
+@click.argument("name")
+@click.option("-d", "--driver", default="bridge", show_default=True, help="bridge, null or host.")
+@multi("--subnet", "Subnet in CIDR form (one IPv4, one IPv6).", "CIDR")
+@multi("--gateway", "Gateway for the matching subnet.", "IP")
+@multi("--ip-range", "Allocate endpoint addresses from this sub-range.", "CIDR")
+@multi("--aux-address", "Reserve an address: name=ip.", "NAME=IP")
+@click.option("--ipv6", is_flag=True, help="Enable IPv6 (a ULA /64 unless --subnet gives one).")
+@click.option("--internal", is_flag=True, help="No default route out of the network.")
+@multi("--label", "Metadata k=v.", "KEY=VALUE")
+@click.option("-o", "--opt", "opts", multiple=True, metavar="KEY=VALUE",
+              help="Driver option: mtu, bridge, icc, masquerade, host_ip, iface_prefix, hairpin, "
+                   "ipv6_from_mac (docker's com.docker.network.* names work too).")
+@click.option("--ignore", is_flag=True, help="Succeed without change if the network exists.")
+def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal, label, opts, ignore):
+    """Create network NAME and print its name."""
+    from ..service.networks import NetworkRequest, create as create_network
+
+    req = NetworkRequest(name=name, driver=driver, subnets=list(subnet), gateways=list(gateway),
+                         ip_ranges=list(ip_range), aux_addresses=list(aux_address), ipv6=ipv6,
+                         internal=internal, labels=list(label), options=list(opts))
+    net = create_network(service(), req, ignore=ignore)
+    click.echo(net.name)
+
+
+@network.command("ls")
+@format_options
+@click.option("-f", "--filter", "filters", multiple=True, metavar="KEY=VALUE",
+              help="driver=, label=k[=v], name= (AND across keys, OR within a key).")
+def list_(fmt, quiet, filters):
+    """List networks."""
+    wanted = parse_filters(filters, ("driver", "label", "name"))
+    state = service().read()
+    rows = []
+    for net in state.networks:
+        if "driver" in wanted and net.driver not in wanted["driver"]:
+            continue
+        if "name" in wanted and not any(name_matches(net.name, p) for p in wanted["name"]):
+            continue
+        if "label" in wanted and not any(label_matches(net.labels, w) for w in wanted["label"]):
+            continue
+        rows.append(views.network(state, net))
+    output.render(rows, COLUMNS, fmt, quiet)
+
+
+@network.command()
+@click.argument("names", nargs=-1, required=True)
+@format_options
+def inspect(names, fmt, quiet):
+    """Show networks as a JSON array (the ones found; exit 3 if any is missing)."""
+    state = service().read()
+    rows, missing = [], []
+    for ref in names:
+        try:
+            rows.append(views.network(state, lookup.network(state, ref)))
+        except NetctlError as exc:
+            missing.append(exc)
+    output.render(rows, COLUMNS, fmt or "json", quiet)
+    report_many([], missing)
+
+
+@network.command()
+@click.argument("name")
+def exists(name):
+    """Exit 0 if network NAME exists, 3 if not (prints nothing)."""
+    try:
+        lookup.network(service().read(), name)
+    except NetctlError as exc:
+        if exc.exit_code == 3:
+            sys.exit(3)
+        raise
+
+
+@network.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="A missing network is not an error.")
+def rm(names, force):
+    """Remove networks (refused while they have endpoints)."""
+    from ..service.networks import remove
+
+    report_many(*remove(service(), list(names), force))
+
+
+@network.command()
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+def prune(force):
+    """Remove every network that has no endpoints."""
+    from ..service.networks import prune as prune_networks, prune_candidates
+
+    ctx = service()
+    if not force and sys.stdin.isatty():
+        names = [n.name for n in prune_candidates(ctx.read())]
+        if not names:
+            return
+        click.confirm(f"Remove {len(names)} network(s) without endpoints ({', '.join(names)})?",
+                      abort=True, err=True)
+    for name in prune_networks(ctx):
+        click.echo(name)
+
+
+@network.command()
+@click.argument("network_ref", metavar="NETWORK")
+@click.argument("sandbox_ref", metavar="SANDBOX")
+@click.option("--name", default=None, help="Endpoint name (default: the sandbox's name).")
+@click.option("--ip", default=None, help="IPv4 address.")
+@click.option("--ip6", default=None, help="IPv6 address.")
+@click.option("--mac", default=None, help="MAC address (default 02:42 + the IPv4 bytes).")
+@multi("--alias", "Extra name for the endpoint in peers' hosts files.", "NAME")
+@multi("--link-local-ip", "Extra link-local address.", "IP")
+@click.option("--priority", type=int, default=0, show_default=True,
+              help="Higher wins the default route.")
+def connect(network_ref, sandbox_ref, name, ip, ip6, mac, alias, link_local_ip, priority):
+    """Create an endpoint on NETWORK and join it to SANDBOX, in one step."""
+    from ..service.connect import connect as do_connect
+    from ..service.endpoints import EndpointRequest
+
+    req = EndpointRequest(name=name or "", ip=ip, ip6=ip6, mac=mac, aliases=list(alias),
+                          link_local=list(link_local_ip))
+    do_connect(service(), network_ref, sandbox_ref, req, priority)
+
+
+@network.command()
+@click.argument("network_ref", metavar="NETWORK")
+@click.argument("sandbox_ref", metavar="SANDBOX")
+@click.option("-f", "--force", is_flag=True, help="Not connected (or missing) is not an error.")
+def disconnect(network_ref, sandbox_ref, force):
+    """Leave and delete SANDBOX's endpoint on NETWORK."""
+    from ..service.connect import disconnect as do_disconnect
+
+    do_disconnect(service(), network_ref, sandbox_ref, force)

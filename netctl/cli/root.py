@@ -1,0 +1,100 @@
+"""The root group: global options, and the one place errors become a stderr line + exit code."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import traceback
+
+import click
+
+from ..errors import NetctlError
+from ..store import DEFAULT_PATH
+
+DEBUG_ENV = "NETCTL_DEBUG"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class RootGroup(click.Group):
+    """Runs click without its own error printing so every failure is one ``netctl:`` line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name or "netctl", complete_var, standalone_mode=False, **extra)
+        except NetctlError as exc:
+            self._fail(str(exc), exc.exit_code)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(2)
+        except click.ClickException as exc:
+            where = exc.ctx.command_path.removeprefix("netctl").strip() if getattr(exc, "ctx", None) else ""
+            message = exc.format_message()
+            self._fail(f"{where}: {message}" if where else message, 2 if exc.exit_code == 2 else exc.exit_code)
+        except click.Abort:
+            self._fail("aborted", 1)
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(1)
+        except OSError as exc:
+            code = 6 if exc.errno in (errno.EPERM, errno.EACCES) else 1
+            self._fail(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", code)
+        except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
+            self._fail(f"unexpected error: {type(exc).__name__}: {exc}", 1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    @staticmethod
+    def _fail(message: str, code: int) -> None:
+        if os.environ.get(DEBUG_ENV) == "1":
+            traceback.print_exc()
+        click.echo(f"netctl: {_one_line(message)}", err=True)
+        sys.exit(code)
+
+
+class Settings:
+    def __init__(self, state: str, lock_timeout: float):
+        self.state = state
+        self.lock_timeout = lock_timeout
+        self._context = None
+
+    @property
+    def context(self):
+        if self._context is None:
+            from ..service.context import Context
+            from ..store import Store
+
+            self._context = Context(Store(self.state, self.lock_timeout))
+        return self._context
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--state", envvar="NETCTL_STATE", default=DEFAULT_PATH, show_default=True,
+              show_envvar=True, metavar="PATH", help="State file.")
+@click.option("--lock-timeout", envvar="NETCTL_LOCK_TIMEOUT", default=30.0, show_default=True,
+              show_envvar=True, type=click.FloatRange(min=0), metavar="SECONDS",
+              help="How long to wait for the state lock before giving up (exit 7).")
+@click.version_option(package_name="netctl", prog_name="netctl")
+@click.pass_context
+def main(ctx: click.Context, state: str, lock_timeout: float) -> None:
+    """Container networking without a daemon: networks, endpoints and sandboxes on the real
+    kernel, in libnetwork's model.
+
+    \b
+    Exit codes: 0 ok, 1 kernel/unexpected, 2 invalid input, 3 not found, 4 conflict,
+    5 exhausted, 6 permission, 7 busy (lock), 8 bad state file, 9 drift found.
+    """
+    ctx.obj = Settings(state, lock_timeout)
+
+
+def _register() -> None:
+    from . import endpoint, network, sandbox
+
+    main.add_command(network.network)
+    main.add_command(endpoint.endpoint)
+    main.add_command(sandbox.sandbox)
+
+
+_register()

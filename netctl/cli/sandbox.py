@@ -1,0 +1,81 @@
+"""``netctl sandbox …``"""
+
+from __future__ import annotations
+
+import click
+
+from .. import lookup, output, views
+from ..errors import NetctlError
+from .common import format_options, multi, report_many, service
+
+COLUMNS = [
+    ("NAME", lambda r: r["name"]),
+    ("ID", lambda r: r["id"][:12]),
+    ("HOSTNAME", lambda r: r["hostname"]),
+    ("ENDPOINTS", lambda r: ",".join(f"{e['ifname'] or '-'}:{e['network']}" for e in r["endpoints"])),
+]
+
+
+@click.group()
+def sandbox() -> None:
+    """Create, list, run commands in and remove sandboxes (named network namespaces)."""
+
+
+@sandbox.command()
+@click.argument("name")
+@click.option("--hostname", default=None, help="Name of the sandbox in hosts files (default NAME).")
+@multi("--dns", "Nameserver for resolv.conf.", "IP")
+@multi("--dns-search", "Search domain for resolv.conf.", "DOMAIN")
+@multi("--dns-option", "resolv.conf option.", "OPTION")
+@multi("--add-host", "Extra hosts entry.", "NAME:IP")
+def create(name, hostname, dns, dns_search, dns_option, add_host):
+    """Create sandbox NAME (/run/netns/NAME) and print its name."""
+    from ..service.sandboxes import SandboxRequest, create as create_sandbox
+
+    req = SandboxRequest(name=name, hostname=hostname, dns=list(dns), dns_search=list(dns_search),
+                         dns_options=list(dns_option), add_hosts=list(add_host))
+    click.echo(create_sandbox(service(), req).name)
+
+
+@sandbox.command("ls")
+@format_options
+def list_(fmt, quiet):
+    """List sandboxes."""
+    state = service().read()
+    output.render([views.sandbox(state, s) for s in state.sandboxes], COLUMNS, fmt, quiet)
+
+
+@sandbox.command()
+@click.argument("names", nargs=-1, required=True)
+@format_options
+def inspect(names, fmt, quiet):
+    """Show sandboxes as a JSON array."""
+    state = service().read()
+    rows, missing = [], []
+    for ref in names:
+        try:
+            rows.append(views.sandbox(state, lookup.sandbox(state, ref)))
+        except NetctlError as exc:
+            missing.append(exc)
+    output.render(rows, COLUMNS, fmt or "json", quiet)
+    report_many([], missing)
+
+
+@sandbox.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="A missing sandbox is not an error.")
+def rm(names, force):
+    """Remove sandboxes with their endpoints, namespaces and /etc/netns files."""
+    from ..service.sandboxes import remove
+
+    report_many(*remove(service(), list(names), force))
+
+
+@sandbox.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(name, command):
+    """Run COMMAND inside sandbox NAME (netctl sandbox exec NAME -- CMD…)."""
+    from ..service.sandboxes import exec_in
+
+    exec_in(service(), name, list(command))

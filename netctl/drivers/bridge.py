@@ -1,0 +1,191 @@
+"""The bridge driver: a Linux bridge per network, a veth pair per endpoint.
+
+Every link it creates carries ``ifalias netctl:<object id>`` so that netctl can tell its own
+links from the machine's and never deletes one it did not make.  A bridge that existed before
+the network is adopted: addressed if needed, never deleted.
+"""
+
+from __future__ import annotations
+
+import errno
+import secrets
+
+from .. import ipam
+from ..errors import Conflict, KernelError
+from ..kernel.base import OWNER_PREFIX, Kernel
+from ..model import Endpoint, Network, Sandbox
+from ..txn import Transaction
+from ..validate import option_bool
+
+
+def _veth_name(kernel: Kernel, taken: set[str]) -> str:
+    """``veth`` + 7 hex, free in the host namespace (3 tries, as libnetwork)."""
+    for _ in range(3):
+        candidate = "veth" + secrets.token_hex(4)[:7]
+        if candidate not in taken and kernel.link_get(candidate) is None:
+            taken.add(candidate)
+            return candidate
+    raise KernelError("could not generate a free veth interface name")
+
+
+def _gateway_cidr(net: Network, family: int) -> str | None:
+    sub = net.subnet_for(family)
+    if sub is None or sub.gateway is None:
+        return None
+    return f"{sub.gateway}/{sub.subnet.split('/')[1]}"
+
+
+class BridgeDriver:
+    name = "bridge"
+    plumbs = True
+
+    def __init__(self, source):
+        self._source = source
+
+    @property
+    def kernel(self) -> Kernel:
+        return self._source.kernel
+
+    # --- networks ---
+    def create_network(self, net: Network, tx: Transaction) -> None:
+        k = self.kernel
+        existing = k.link_get(net.bridge)
+        mtu = int(net.options["mtu"]) if "mtu" in net.options else None
+        if existing is not None and existing.kind != "bridge":
+            raise Conflict(f"existing interface {net.bridge} is not a bridge")
+        net.bridge_adopted = existing is not None and existing.owner != net.id
+        if existing is None:
+            tx.step(
+                "bridge-create",
+                lambda: k.bridge_create(
+                    net.bridge, mac=ipam.random_mac(), alias=OWNER_PREFIX + net.id, mtu=mtu
+                ),
+                lambda: k.link_delete(net.bridge),
+            )
+        have = set(existing.addresses) if existing else set()
+        for family in (4, 6):
+            cidr = _gateway_cidr(net, family)
+            if cidr is None or cidr in have:
+                continue
+            if family == 6:
+                tx.step("bridge-ipv6", lambda: k.ipv6_enable(net.bridge))
+            tx.step(
+                f"bridge-addr{family}",
+                lambda c=cidr, f=family: k.addr_add(net.bridge, c, nodad=f == 6),
+                lambda c=cidr: k.addr_del(net.bridge, c),
+            )
+        if existing is None or not existing.up:
+            tx.step(
+                "bridge-up",
+                lambda: k.link_set_up(net.bridge),
+                lambda: k.link_set_up(net.bridge, False),
+            )
+
+    def delete_network(self, net: Network) -> None:
+        if net.bridge_adopted:
+            return
+        link = self.kernel.link_get(net.bridge)
+        if link is not None and link.owner == net.id:
+            self.kernel.link_delete(net.bridge)
+
+    # --- endpoints ---
+    def create_endpoint(
+        self, net: Network, ep: Endpoint, tx: Transaction, into: Sandbox | None = None
+    ) -> None:
+        k = self.kernel
+        taken: set[str] = set()
+        ep.host_ifname = _veth_name(k, taken)
+        ep.sandbox_ifname = _veth_name(k, taken)
+        mtu = int(net.options["mtu"]) if "mtu" in net.options else None
+        peer = ep.ifname if into else ep.sandbox_ifname
+        tx.step(
+            "veth-create",
+            lambda: k.veth_create(
+                ep.host_ifname,
+                peer,
+                alias=OWNER_PREFIX + ep.id,
+                mtu=mtu,
+                master=net.bridge,
+                peer_netns=into.name if into else None,
+                peer_mac=ep.mac,
+            ),
+            lambda: k.link_delete(ep.host_ifname),
+        )
+        if option_bool(net, "hairpin", False):
+            tx.step("veth-hairpin", lambda: k.link_set_hairpin(ep.host_ifname, True))
+        if into is not None:
+            self._configure_inside(net, ep, into, tx)
+
+    def delete_endpoint(self, net: Network, ep: Endpoint) -> None:
+        """Deleting the host end removes the pair; a missing link is fine (idempotent)."""
+        for name in (ep.host_ifname, ep.sandbox_ifname):
+            link = self.kernel.link_get(name) if name else None
+            if link is not None and link.owner == ep.id:
+                self.kernel.link_delete(name)
+
+    # --- join / leave ---
+    def join(self, net: Network, ep: Endpoint, sb: Sandbox, tx: Transaction) -> None:
+        k = self.kernel
+        self.check_routes(net, ep, sb)
+        tx.step(
+            "join-move",
+            lambda: k.link_move(ep.sandbox_ifname, src=None, dst=sb.name, new_name=ep.ifname),
+            lambda: k.link_move(ep.ifname, src=sb.name, dst=None, new_name=ep.sandbox_ifname),
+        )
+        tx.step("join-down", lambda: k.link_set_up(ep.ifname, False, netns=sb.name))
+        if ep.mac:
+            tx.step("join-mac", lambda: k.link_set_mac(ep.ifname, ep.mac, netns=sb.name))
+        self._configure_inside(net, ep, sb, tx)
+
+    def check_routes(self, net: Network, ep: Endpoint, sb: Sandbox) -> None:
+        """Refuse an address whose subnet overlaps a route already in the sandbox."""
+        from ipaddress import ip_interface, ip_network
+
+        mine = [ip_interface(a).network for a in (ep.ipv4, ep.ipv6) if a]
+        for route in self.kernel.routes(netns=sb.name):
+            if route.dst == "default":
+                continue
+            dst = ip_network(route.dst, strict=False)
+            for subnet in mine:
+                if ipam.overlaps(subnet, dst) and dst.prefixlen > 0:
+                    raise Conflict(
+                        f"cannot program address {subnet} in sandbox {sb.name}: "
+                        f"conflicts with existing route {route.dst} dev {route.dev}"
+                    )
+
+    def _configure_inside(self, net: Network, ep: Endpoint, sb: Sandbox, tx: Transaction) -> None:
+        k, ns, ifname = self.kernel, sb.name, ep.ifname
+        if ep.ipv4:
+            tx.step(
+                "addr4", lambda: k.addr_add(ifname, ep.ipv4, netns=ns),
+                lambda: k.addr_del(ifname, ep.ipv4, netns=ns),
+            )
+        v6 = [a for a in (ep.ipv6, *ep.link_local) if a and ":" in a]
+        if v6:
+            tx.step("ipv6-enable", lambda: k.ipv6_enable(ifname, netns=ns))
+        for cidr in (ep.ipv6, *ep.link_local):
+            if cidr:
+                tx.step(
+                    "addr-extra",
+                    lambda c=cidr: k.addr_add(ifname, c, netns=ns, nodad=":" in c),
+                    lambda c=cidr: k.addr_del(ifname, c, netns=ns),
+                )
+        tx.step("link-up", lambda: k.link_set_up(ifname, netns=ns),
+                lambda: k.link_set_up(ifname, False, netns=ns))
+
+    def leave(self, net: Network, ep: Endpoint, sb: Sandbox, tx: Transaction) -> None:
+        """Set down, rename back and return the interface to the host namespace."""
+        k = self.kernel
+        if not k.netns_exists(sb.name) or k.link_get(ep.ifname, netns=sb.name) is None:
+            return  # the namespace or link is gone already: nothing to bring back
+        tx.step("leave-down", lambda: k.link_set_up(ep.ifname, False, netns=sb.name),
+                lambda: k.link_set_up(ep.ifname, netns=sb.name))
+        try:
+            tx.step(
+                "leave-move",
+                lambda: k.link_move(ep.ifname, src=sb.name, dst=None, new_name=ep.sandbox_ifname),
+                lambda: k.link_move(ep.sandbox_ifname, src=None, dst=sb.name, new_name=ep.ifname),
+            )
+        except KernelError as exc:
+            if exc.errno != errno.ENODEV:
+                raise

@@ -1,0 +1,121 @@
+"""The small interface between netctl and the machine's network stack.
+
+Drivers and services speak only this protocol; ``netlink.py`` implements it with pyroute2
+(the only module that imports it) and ``fake.py`` implements it in memory for unit tests.
+Every method that names a link or route takes ``netns``: ``None`` means the namespace the
+process runs in (the "host"), a string names a namespace under ``/run/netns``.
+
+Conventions every implementation keeps:
+- deleting something that is already gone is not an error (teardown must be able to finish);
+- creating something that exists raises ``KernelError`` with ``errno.EEXIST``;
+- a missing link or namespace raises ``KernelError`` with ``errno.ENODEV`` / ``errno.ENOENT``;
+- lack of privilege raises ``PermissionDenied``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+NETNS_RUN_DIR = "/run/netns"
+NETNS_ETC_DIR = "/etc/netns"
+OWNER_PREFIX = "netctl:"
+
+
+@dataclass(frozen=True)
+class Link:
+    """What netctl needs to know about one interface, read back from the kernel."""
+
+    name: str
+    index: int
+    kind: str  # "bridge", "veth", "dummy", "" for others (lo)
+    mac: str
+    mtu: int
+    up: bool
+    master: str | None = None  # name of the bridge this link is a port of
+    alias: str | None = None  # ifalias; netctl marks its own links "netctl:<object id>"
+    addresses: tuple[str, ...] = field(default_factory=tuple)  # "10.0.0.2/24", "fd00::2/64"
+
+    @property
+    def owner(self) -> str | None:
+        """The netctl object ID that created this link, or None for a foreign link."""
+        if self.alias and self.alias.startswith(OWNER_PREFIX):
+            return self.alias[len(OWNER_PREFIX) :]
+        return None
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: str  # "default" or a CIDR
+    gateway: str | None = None
+    dev: str | None = None
+    scope: str = "universe"  # "universe", "link", "host"
+    family: int = 4
+
+
+class Kernel(Protocol):
+    # --- named network namespaces (/run/netns/NAME) ---
+    def netns_list(self) -> list[str]: ...
+
+    def netns_exists(self, name: str) -> bool: ...
+
+    def netns_create(self, name: str) -> None:
+        """Create NAME with ``lo`` up and IPv6 disabled on all interfaces but ``lo``."""
+
+    def netns_delete(self, name: str) -> None: ...
+
+    # --- links ---
+    def links(self, netns: str | None = None) -> list[Link]: ...
+
+    def link_get(self, name: str, netns: str | None = None) -> Link | None: ...
+
+    def bridge_create(self, name: str, *, mac: str, alias: str, mtu: int | None = None) -> None:
+        """Create a bridge (left down) with ``accept_ra=0``."""
+
+    def veth_create(
+        self,
+        name: str,
+        peer: str,
+        *,
+        alias: str,
+        mtu: int | None = None,
+        master: str | None = None,
+        peer_netns: str | None = None,
+        peer_mac: str | None = None,
+    ) -> None:
+        """Create a veth pair: ``name`` in the host (port of ``master`` if given, and up when
+        it is), ``peer`` born directly in ``peer_netns`` with ``peer_mac`` (no move needed).
+        Both ends carry ``alias`` and ``mtu``."""
+
+    def link_delete(self, name: str, netns: str | None = None) -> None: ...
+
+    def link_set_up(self, name: str, up: bool = True, netns: str | None = None) -> None: ...
+
+    def link_set_master(self, name: str, master: str | None) -> None: ...
+
+    def link_set_hairpin(self, name: str, on: bool) -> None: ...
+
+    def link_set_mac(self, name: str, mac: str, netns: str | None = None) -> None: ...
+
+    def link_move(
+        self, name: str, *, src: str | None, dst: str | None, new_name: str | None = None
+    ) -> None:
+        """Move link ``name`` from namespace ``src`` to ``dst`` (None = host), renaming it to
+        ``new_name`` in the same request when given."""
+
+    def ipv6_enable(self, name: str, netns: str | None = None) -> None:
+        """Turn IPv6 on for one interface (``disable_ipv6=0``)."""
+
+    # --- addresses and routes ---
+    def addr_add(self, name: str, cidr: str, netns: str | None = None, nodad: bool = False) -> None: ...
+
+    def addr_del(self, name: str, cidr: str, netns: str | None = None) -> None: ...
+
+    def routes(self, netns: str | None = None) -> list[Route]:
+        """Main-table unicast routes of both families."""
+
+    def route_add(
+        self, dst: str, *, gateway: str | None = None, dev: str | None = None, netns: str | None = None
+    ) -> None: ...
+
+    def route_del(self, dst: str, *, gateway: str | None = None, netns: str | None = None) -> None: ...

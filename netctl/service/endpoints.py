@@ -1,0 +1,165 @@
+"""Endpoint operations: create, remove, join, leave (spec §4–§7).
+
+Addresses and MACs are decided here (pure IPAM over state) before the driver touches the
+kernel; the driver's steps and the gateway update all run in the caller's transaction, so a
+failure anywhere leaves kernel and state as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import ip_network
+
+from .. import ipam, lookup, validate
+from ..drivers.base import get_driver
+from ..errors import Conflict, InvalidInput, NetctlError, NotFound
+from ..model import Endpoint, Network, Sandbox, State, new_id, now
+from ..txn import Transaction
+from . import gateway
+from .context import Context
+
+
+@dataclass
+class EndpointRequest:
+    name: str
+    ip: str | None = None
+    ip6: str | None = None
+    mac: str | None = None
+    link_local: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+
+    def validated(self) -> EndpointRequest:
+        return EndpointRequest(
+            name=validate.name(self.name, "endpoint name"),
+            ip=validate.address(self.ip, "--ip", version=4) if self.ip else None,
+            ip6=validate.address(self.ip6, "--ip6", version=6) if self.ip6 else None,
+            mac=validate.mac(self.mac) if self.mac else None,
+            link_local=[validate.link_local(a) for a in self.link_local],
+            aliases=[validate.name(a, "alias") for a in self.aliases],
+        )
+
+
+def _address(state: State, net: Network, family: int, wanted: str | None) -> str | None:
+    sub = net.subnet_for(family)
+    if sub is None:
+        if wanted:
+            raise InvalidInput(f"network {net.name!r} has no IPv{family} subnet for {wanted}")
+        return None
+    subnet = ip_network(sub.subnet)
+    taken = ipam.used_addresses(state, net, sub)
+    if wanted:
+        addr = ipam.claim(subnet, taken, wanted)
+    else:
+        addr = ipam.allocate(subnet, taken, ip_network(sub.ip_range) if sub.ip_range else None)
+    return f"{addr}/{subnet.prefixlen}"
+
+
+def _plan(state: State, net: Network, req: EndpointRequest) -> Endpoint:
+    if lookup.endpoint_in(state, net, req.name) is not None:
+        raise Conflict(f"endpoint with name {req.name!r} already exists in network {net.name!r}")
+    ep = Endpoint(name=req.name, id=new_id(), network=net.id, created=now(),
+                  link_local=req.link_local, aliases=req.aliases)
+    if not get_driver(net.driver, None).plumbs:
+        if req.ip or req.ip6 or req.mac or req.link_local:
+            raise InvalidInput(f"network {net.name!r} (driver {net.driver}) gives endpoints no interface")
+        return ep
+    ep.ipv4 = _address(state, net, 4, req.ip)
+    ep.mac = req.mac or ipam.mac_from_ipv4(ep.ipv4.split("/")[0] if ep.ipv4 else None)
+    v6 = net.subnet_for(6)
+    if net.ipv6 and v6 and not req.ip6 and validate.option_bool(net, "ipv6_from_mac", False):
+        subnet = ip_network(v6.subnet)
+        ep.ipv6 = f"{ipam.ipv6_from_mac(subnet, ep.mac)}/{subnet.prefixlen}"
+        ipam.claim(subnet, ipam.used_addresses(state, net, v6), ep.ipv6.split("/")[0])
+    elif net.ipv6:
+        ep.ipv6 = _address(state, net, 6, req.ip6)
+    elif req.ip6:
+        raise InvalidInput(f"network {net.name!r} has IPv6 disabled")
+    return ep
+
+
+def create(ctx: Context, network_ref: str, req: EndpointRequest) -> Endpoint:
+    req = req.validated()
+    with ctx.mutation() as (state, tx):
+        net = lookup.network(state, network_ref)
+        ep = _plan(state, net, req)
+        get_driver(net.driver, ctx).create_endpoint(net, ep, tx)
+        state.endpoints.append(ep)
+    return ep
+
+
+def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, tx: Transaction) -> None:
+    if ep.sandbox:
+        where = state.sandbox_by_id(ep.sandbox).name
+        raise Conflict(f"endpoint {ep.name!r} is already joined to sandbox {where!r}")
+    net = state.network_by_id(ep.network)
+    driver = get_driver(net.driver, ctx)
+    if not ctx.kernel.netns_exists(sb.name) and driver.plumbs:
+        raise NotFound(f"namespace of sandbox {sb.name!r} is gone (run 'netctl gc')")
+    ep.sandbox, ep.priority = sb.id, priority
+    if driver.plumbs:
+        ep.ifname = f"{net.options.get('iface_prefix', 'eth')}{sb.next_ifindex}"
+        sb.next_ifindex += 1
+        driver.join(net, ep, sb, tx)
+        gateway.apply(ctx.kernel, state, sb, tx)
+
+
+def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transaction,
+           bring_back: bool = True) -> None:
+    """Detach ``ep`` from ``sb``.  Without ``bring_back`` the interface stays where it is
+    because the caller deletes it next (deleting the host end removes the pair, which is
+    cheaper than moving it out first)."""
+    net = state.network_by_id(ep.network)
+    driver = get_driver(net.driver, ctx)
+    if driver.plumbs and ep.ifname and bring_back:
+        driver.leave(net, ep, sb, tx)
+    ep.sandbox, ep.ifname, ep.priority = None, None, 0
+    if driver.plumbs and ctx.kernel.netns_exists(sb.name):
+        gateway.apply(ctx.kernel, state, sb, tx)
+
+
+def join(ctx: Context, endpoint_ref: str, sandbox_ref: str, priority: int = 0) -> Endpoint:
+    with ctx.mutation() as (state, tx):
+        ep = lookup.endpoint(state, endpoint_ref)
+        sb = lookup.sandbox(state, sandbox_ref)
+        _join(ctx, state, ep, sb, priority, tx)
+    return ep
+
+
+def leave(ctx: Context, endpoint_ref: str, sandbox_ref: str) -> Endpoint:
+    with ctx.mutation() as (state, tx):
+        ep = lookup.endpoint(state, endpoint_ref)
+        sb = lookup.sandbox(state, sandbox_ref)
+        if ep.sandbox != sb.id:
+            raise Conflict(f"endpoint {ep.name!r} is not joined to sandbox {sb.name!r}")
+        _leave(ctx, state, ep, sb, tx)
+    return ep
+
+
+def delete(ctx: Context, state: State, ep: Endpoint, tx: Transaction, force: bool) -> None:
+    """Delete one endpoint (leaving first with ``force``) inside the caller's mutation."""
+    if ep.sandbox:
+        sb = state.sandbox_by_id(ep.sandbox)
+        if not force:
+            raise Conflict(f"endpoint {ep.name!r} is joined to sandbox {sb.name!r} (use -f to leave first)")
+        _leave(ctx, state, ep, sb, tx, bring_back=False)
+    net = state.network_by_id(ep.network)
+    get_driver(net.driver, ctx).delete_endpoint(net, ep)
+    state.endpoints.remove(ep)
+
+
+def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str], list[NetctlError]]:
+    """Remove each endpoint; ``force`` leaves a joined one first and skips missing ones."""
+    removed: list[str] = []
+    errors: list[NetctlError] = []
+    for ref in refs:
+        try:
+            with ctx.mutation() as (state, tx):
+                ep = lookup.endpoint(state, ref)
+                delete(ctx, state, ep, tx, force)
+            removed.append(ep.name)
+        except NotFound as exc:
+            if not force:
+                errors.append(exc)
+        except NetctlError as exc:
+            errors.append(exc)
+    return removed, errors

@@ -1,0 +1,69 @@
+"""Which endpoint gives a sandbox its default route (spec §7.3), and making it so.
+
+The choice is recomputed from state after every join and leave, and the sandbox's default
+routes are compared with it, so the same code elects, re-elects after a leave and repairs.
+"""
+
+from __future__ import annotations
+
+from ..kernel.base import Kernel, Route
+from ..model import Endpoint, Sandbox, State
+from ..txn import Transaction
+
+
+def ranked(state: State, sb: Sandbox) -> list[Endpoint]:
+    """Endpoints of ``sb`` best first: priority, non-internal, gateway score, network name."""
+
+    def key(ep: Endpoint):
+        net = state.network_by_id(ep.network)
+        score = (1 if net.subnet_for(4) and net.subnet_for(4).gateway else 0) + (
+            2 if net.ipv6 and net.subnet_for(6) and net.subnet_for(6).gateway else 0
+        )
+        return (-ep.priority, net.internal, -score, net.name)
+
+    return sorted(state.endpoints_in(sb), key=key)
+
+
+def elect(state: State, sb: Sandbox) -> Endpoint | None:
+    """The first ranked endpoint on a plumbed, non-internal network with an IPv4 gateway."""
+    for ep in ranked(state, sb):
+        net = state.network_by_id(ep.network)
+        v4 = net.subnet_for(4)
+        if net.driver == "bridge" and not net.internal and v4 and v4.gateway and ep.ifname:
+            return ep
+    return None
+
+
+def wanted_routes(state: State, sb: Sandbox) -> list[Route]:
+    ep = elect(state, sb)
+    if ep is None:
+        return []
+    net = state.network_by_id(ep.network)
+    out = [Route("default", gateway=net.subnet_for(4).gateway, dev=ep.ifname, family=4)]
+    v6 = net.subnet_for(6)
+    if net.ipv6 and v6 and v6.gateway and ep.ipv6:
+        out.append(Route("default", gateway=v6.gateway, dev=ep.ifname, family=6))
+    return out
+
+
+def apply(kernel: Kernel, state: State, sb: Sandbox, tx: Transaction) -> None:
+    """Make the sandbox's default routes match the elected endpoint."""
+    current = [r for r in kernel.routes(netns=sb.name) if r.dst == "default"]
+    wanted = wanted_routes(state, sb)
+    same = {(r.family, r.gateway, r.dev) for r in current} == {
+        (r.family, r.gateway, r.dev) for r in wanted
+    }
+    if same:
+        return
+    for old in current:
+        tx.step(
+            "route-del",
+            lambda r=old: kernel.route_del("default", gateway=r.gateway, netns=sb.name),
+            lambda r=old: kernel.route_add("default", gateway=r.gateway, dev=r.dev, netns=sb.name),
+        )
+    for new in wanted:
+        tx.step(
+            "route-add",
+            lambda r=new: kernel.route_add("default", gateway=r.gateway, dev=r.dev, netns=sb.name),
+            lambda r=new: kernel.route_del("default", gateway=r.gateway, netns=sb.name),
+        )

@@ -1,0 +1,161 @@
+"""Network operations: create, remove, prune, and the reads behind ls/inspect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import ip_address, ip_network
+
+from .. import etcfiles, hostsfile, ipam, ipam_request, lookup, validate
+from ..drivers.base import get_driver
+from ..errors import Conflict, InvalidInput, NetctlError
+from ..model import Network, State, Subnet, new_id, now
+from .context import Context
+
+
+@dataclass
+class NetworkRequest:
+    name: str
+    driver: str = "bridge"
+    subnets: list[str] = field(default_factory=list)
+    gateways: list[str] = field(default_factory=list)
+    ip_ranges: list[str] = field(default_factory=list)
+    aux_addresses: list[str] = field(default_factory=list)
+    ipv6: bool = False
+    internal: bool = False
+    labels: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+
+
+def _host_blockers(ctx: Context, adopt: str | None) -> list[tuple[object, str]]:
+    """Host connected routes and nameservers, each with a description for errors."""
+    out: list[tuple[object, str]] = []
+    for route in ctx.kernel.routes():
+        if route.scope == "link" and route.dst != "default" and route.dev != adopt:
+            out.append((ip_network(route.dst, strict=False), f"host route {route.dst} dev {route.dev}"))
+    servers, _, _ = hostsfile.parse_resolv(etcfiles.host_resolv_text())
+    for server in servers:
+        try:
+            out.append((ip_network(server.split("%")[0]), f"host nameserver {server}"))
+        except ValueError:
+            continue
+    return out
+
+
+def _plan_subnet(state: State, req: ipam_request.SubnetRequest) -> Subnet:
+    net = ip_network(req.subnet)
+    other = ipam.find_overlap(net, state.networks)
+    if other is not None:
+        raise Conflict(f"subnet {net} overlaps network {other.name!r} ({other.subnet_for(net.version).subnet})")
+    taken = {int(ip_address(a)) for a in req.aux_addresses.values()}
+    sub = Subnet(str(net), ip_range=req.ip_range, aux_addresses=dict(req.aux_addresses))
+    if req.gateway:
+        sub.gateway = ipam.claim(net, taken, req.gateway, "gateway")
+    else:
+        sub.gateway = ipam.allocate(net, taken)
+    return sub
+
+
+def _plan_ipam(ctx: Context, state: State, net: Network, req: NetworkRequest) -> None:
+    requests = ipam_request.build(req.subnets, req.gateways, req.ip_ranges, req.aux_addresses)
+    if any(ip_network(r.subnet).version == 6 for r in requests):
+        net.ipv6 = True
+    if not any(ip_network(r.subnet).version == 4 for r in requests):
+        requests.insert(0, ipam_request.SubnetRequest(subnet=""))
+    blockers = _host_blockers(ctx, net.bridge)
+    for r in requests:
+        if not r.subnet:
+            taken = [s for _, s in ipam.network_subnets(state.networks)]
+            choice = ipam.choose_pool(ipam.DEFAULT_POOLS, state.pool_index, taken,
+                                      [b for b, _ in blockers])
+            state.pool_index = choice.next_index
+            r.subnet = str(choice.subnet)
+        else:
+            for blocked, what in blockers:
+                if ipam.overlaps(ip_network(r.subnet), blocked):
+                    raise Conflict(f"subnet {r.subnet} overlaps {what}")
+        net.subnets.append(_plan_subnet(state, r))
+    if net.ipv6 and net.subnet_for(6) is None:
+        state.ula_prefix = state.ula_prefix or ipam.new_ula_prefix()
+        taken = [s for _, s in ipam.network_subnets(state.networks)]
+        ula = ipam.choose_ula_subnet(state.ula_prefix, taken)
+        net.subnets.append(_plan_subnet(state, ipam_request.SubnetRequest(str(ula))))
+    v6 = net.subnet_for(6)
+    if validate.option_bool(net, "ipv6_from_mac", False) and v6:
+        ipam.check_self_generation(ip_network(v6.subnet))
+
+
+def _check_bridge(state: State, net: Network) -> None:
+    for other in state.networks:
+        if other.bridge and other.bridge == net.bridge:
+            raise Conflict(f"bridge {net.bridge} is already used by network {other.name!r}")
+
+
+def create(ctx: Context, req: NetworkRequest, ignore: bool = False) -> Network:
+    name = validate.name(req.name, "network name")
+    driver_name = validate.driver(req.driver)
+    labels = validate.labels(req.labels)
+    options = validate.options(req.options)
+    if driver_name != "bridge" and (req.subnets or req.gateways or req.ip_ranges or req.aux_addresses or req.ipv6):
+        raise InvalidInput(f"the {driver_name} driver has no IPAM: drop --subnet/--gateway/--ip-range/--aux-address/--ipv6")
+    if driver_name != "bridge" and options:
+        raise InvalidInput(f"the {driver_name} driver takes no options")
+    with ctx.mutation() as (state, tx):
+        existing = next((n for n in state.networks if n.name == name), None)
+        if existing is not None:
+            if ignore:
+                return existing
+            raise Conflict(f"network with name {name!r} already exists")
+        if driver_name != "bridge":
+            if any(n.driver == driver_name for n in state.networks):
+                raise Conflict(f'only one instance of "{driver_name}" network is allowed')
+        net = Network(name=name, id=new_id(), driver=driver_name, created=now(), ipv6=req.ipv6,
+                      internal=req.internal, labels=labels, options=options)
+        if driver_name == "bridge":
+            net.bridge = options.get("bridge") or f"br-{net.id[:12]}"
+            _check_bridge(state, net)
+            _plan_ipam(ctx, state, net, req)
+        get_driver(driver_name, ctx).create_network(net, tx)
+        state.networks.append(net)
+    return net
+
+
+def _remove_one(ctx: Context, state: State, net: Network) -> None:
+    eps = state.endpoints_of(net)
+    if eps:
+        names = ", ".join(e.name for e in eps)
+        raise Conflict(f"network {net.name!r} has {len(eps)} active endpoint(s) ({names})")
+    get_driver(net.driver, ctx).delete_network(net)
+    state.networks.remove(net)
+
+
+def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str], list[NetctlError]]:
+    """Remove each network; keep going past failures and return (removed, errors)."""
+    removed: list[str] = []
+    errors: list[NetctlError] = []
+    for ref in refs:
+        try:
+            with ctx.mutation() as (state, _tx):
+                try:
+                    net = lookup.network(state, ref)
+                except NetctlError as exc:
+                    if force and exc.exit_code == 3:
+                        continue
+                    raise
+                _remove_one(ctx, state, net)
+            removed.append(net.name)
+        except NetctlError as exc:
+            errors.append(exc)
+    return removed, errors
+
+
+def prune_candidates(state: State) -> list[Network]:
+    return [n for n in state.networks if not state.endpoints_of(n)]
+
+
+def prune(ctx: Context) -> list[str]:
+    with ctx.mutation() as (state, _tx):
+        names = []
+        for net in prune_candidates(state):
+            _remove_one(ctx, state, net)
+            names.append(net.name)
+    return names

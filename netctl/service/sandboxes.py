@@ -1,0 +1,97 @@
+"""Sandbox operations: a sandbox is a named network namespace plus its /etc/netns files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import etcfiles, lookup, validate
+from ..errors import Conflict, NetctlError, NotFound
+from ..model import Sandbox, State, new_id, now
+from ..txn import Transaction
+from . import endpoints
+from .context import Context
+
+
+@dataclass
+class SandboxRequest:
+    name: str
+    hostname: str | None = None
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    add_hosts: list[str] = field(default_factory=list)
+
+
+def _extra_host(entry: str) -> str:
+    host, sep, ip = entry.partition(":")
+    if not sep:
+        raise validate.InvalidInput(f"invalid --add-host {entry!r}: expected NAME:IP")
+    return f"{validate.hostname(host)}:{validate.address(ip, '--add-host address')}"
+
+
+def _build(req: SandboxRequest) -> Sandbox:
+    return Sandbox(
+        name=validate.name(req.name, "sandbox name"),
+        id=new_id(),
+        created=now(),
+        hostname=validate.hostname(req.hostname) if req.hostname else None,
+        dns=[validate.address(a, "--dns address") for a in req.dns],
+        dns_search=[validate.hostname(d) for d in req.dns_search],
+        dns_options=[_option(o) for o in req.dns_options],
+        extra_hosts=[_extra_host(h) for h in req.add_hosts],
+    )
+
+
+def _option(value: str) -> str:
+    if not value or any(c.isspace() for c in value):
+        raise validate.InvalidInput(f"invalid --dns-option {value!r}")
+    return value
+
+
+def create(ctx: Context, req: SandboxRequest) -> Sandbox:
+    sb = _build(req)
+    with ctx.mutation() as (state, tx):
+        if any(s.name == sb.name for s in state.sandboxes):
+            raise Conflict(f"sandbox {sb.name!r} already exists")
+        if ctx.kernel.netns_exists(sb.name):
+            raise Conflict(f"network namespace {sb.name!r} exists and is not netctl's")
+        tx.step("netns-create", lambda: ctx.kernel.netns_create(sb.name),
+                lambda: ctx.kernel.netns_delete(sb.name))
+        tx.step("netns-files", lambda: etcfiles.sandbox_dir(sb.name).mkdir(parents=True, exist_ok=True),
+                lambda: etcfiles.remove_sandbox_files(sb.name))
+        state.sandboxes.append(sb)
+    return sb
+
+
+def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction) -> None:
+    """Leave and delete every endpoint of ``sb``, then its namespace and files."""
+    for ep in state.endpoints_in(sb):
+        endpoints.delete(ctx, state, ep, tx, force=True)
+    if ctx.kernel.netns_exists(sb.name):
+        ctx.kernel.netns_delete(sb.name)
+    etcfiles.remove_sandbox_files(sb.name)
+    state.sandboxes.remove(sb)
+
+
+def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str], list[NetctlError]]:
+    removed: list[str] = []
+    errors: list[NetctlError] = []
+    for ref in refs:
+        try:
+            with ctx.mutation() as (state, tx):
+                sb = lookup.sandbox(state, ref)
+                destroy(ctx, state, sb, tx)
+            removed.append(sb.name)
+        except NotFound as exc:
+            if not force:
+                errors.append(exc)
+        except NetctlError as exc:
+            errors.append(exc)
+    return removed, errors
+
+
+def exec_in(ctx: Context, ref: str, argv: list[str]):
+    sb = lookup.sandbox(ctx.read(), ref)
+    from ..kernel.nsexec import exec_in_netns
+
+    exec_in_netns(sb.name, argv)

@@ -1,0 +1,171 @@
+"""The state file: lock, load, schema check, atomic save.
+
+Readers take no lock: a save replaces the file atomically, so a reader sees the old or the new
+version, never half of one.  Writers hold ``flock`` on ``<state>.lock`` for the whole operation,
+kernel work included, so two invocations never interleave.  A file that cannot be understood is
+refused and left byte-for-byte as it was: netctl never "repairs" state by overwriting it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+import tempfile
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import Busy, PermissionDenied, StateError
+from .model import SCHEMA, State
+
+DEFAULT_PATH = "/var/lib/netctl/state.toml"
+
+
+def _check_path(path: Path) -> os.stat_result | None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise PermissionDenied(f"{path}: permission denied") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise StateError(f"{path}: is a symlink; refusing to follow it")
+    if not stat.S_ISREG(info.st_mode):
+        raise StateError(f"{path}: not a regular file")
+    return info
+
+
+def parse(text: bytes, path: Path) -> State:
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise StateError(f"{path}: cannot parse state file ({exc}); left unchanged") from None
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        if isinstance(schema, int) and schema > SCHEMA:
+            raise StateError(f"{path}: schema {schema} is from a newer netctl (this one reads {SCHEMA})")
+        raise StateError(f"{path}: unknown schema {schema!r}; left unchanged")
+    try:
+        return State.from_dict(data)
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise StateError(f"{path}: malformed state file ({exc}); left unchanged") from None
+
+
+def dump(state: State) -> bytes:
+    import tomli_w
+
+    return tomli_w.dumps(state.to_dict()).encode()
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike[str], lock_timeout: float = 30.0):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout = lock_timeout
+        self._loaded: bytes | None = None
+
+    def read(self) -> State:
+        """The current state, without the lock (missing file = empty state)."""
+        if _check_path(self.path) is None:
+            self._loaded = None
+            return State()
+        try:
+            text = self.path.read_bytes()
+        except PermissionError:
+            raise PermissionDenied(f"{self.path}: permission denied") from None
+        except IsADirectoryError:
+            raise StateError(f"{self.path}: is a directory") from None
+        self._loaded = text
+        return parse(text, self.path)
+
+    @contextmanager
+    def locked(self) -> Iterator[State]:
+        """Hold the lock and yield the freshly read state; ``save`` inside to commit."""
+        fd = self._open_lock()
+        try:
+            self._acquire(fd)
+            yield self.read()
+        finally:
+            os.close(fd)
+
+    def _open_lock(self) -> int:
+        try:
+            self.path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            return os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except PermissionError:
+            raise PermissionDenied(
+                f"{self.lock_path}: permission denied (changing state needs root; try sudo)"
+            ) from None
+        except OSError as exc:
+            raise StateError(f"{self.lock_path}: cannot open lock file: {exc.strerror}") from None
+
+    def _acquire(self, fd: int) -> None:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                return
+            except BlockingIOError:
+                pass
+            if time.monotonic() >= deadline:
+                raise Busy(
+                    f"{self.path}: another netctl holds the state lock "
+                    f"(waited {self.lock_timeout:g}s; retry or raise --lock-timeout)"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def lock_holder(self) -> int | None:
+        """PID of the process holding the lock, or None (for ``status``)."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        finally:
+            os.close(fd)
+
+    def save(self, state: State) -> None:
+        """Write atomically: temp file, fsync, rename over, fsync the directory."""
+        data = dump(state)
+        if data == self._loaded:
+            return
+        directory = self.path.parent
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
+        except PermissionError:
+            raise PermissionDenied(f"{directory}: permission denied (try sudo)") from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fchmod(handle.fileno(), 0o644)
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        except OSError as exc:  # some filesystems refuse fsync on a directory
+            if exc.errno not in (errno.EINVAL, errno.EBADF):
+                raise
+        finally:
+            os.close(dir_fd)
+        self._loaded = data

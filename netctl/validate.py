@@ -1,0 +1,171 @@
+"""Input rules, applied before anything is locked or changed.
+
+Names end up in file paths (``/run/netns/NAME``, ``/etc/netns/NAME``) and interface names,
+so the rules are stricter than libnetwork's "not blank": nothing that could escape a
+directory, no whitespace or control characters, a bounded length.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import ip_address, ip_interface, ip_network
+
+from .errors import InvalidInput
+from .model import Network
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
+MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$")
+
+BUILTIN_DRIVERS = ("bridge", "null", "host")
+
+# Short option keys and the docker names accepted as aliases for them.
+OPTION_ALIASES = {
+    "com.docker.network.driver.mtu": "mtu",
+    "com.docker.network.bridge.name": "bridge",
+    "com.docker.network.bridge.enable_icc": "icc",
+    "com.docker.network.bridge.enable_ip_masquerade": "masquerade",
+    "com.docker.network.bridge.host_binding_ipv4": "host_ip",
+    "com.docker.network.container_iface_prefix": "iface_prefix",
+}
+BOOL_OPTIONS = ("icc", "masquerade", "hairpin", "ipv6_from_mac")
+TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def name(value: str, what: str = "name") -> str:
+    if not NAME_RE.match(value or "") or value in (".", ".."):
+        raise InvalidInput(
+            f"invalid {what} {value!r}: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def ifname(value: str, what: str = "interface name") -> str:
+    if not IFNAME_RE.match(value or "") or value in (".", ".."):
+        raise InvalidInput(f"invalid {what} {value!r}: 1-15 letters, digits, '_', '.', '-'")
+    return value
+
+
+def hostname(value: str) -> str:
+    if not HOSTNAME_RE.match(value or ""):
+        raise InvalidInput(f"invalid hostname {value!r}")
+    return value
+
+
+def mtu(value: str | int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"invalid MTU {value!r}: not a number") from None
+    if not 68 <= number <= 65535:
+        raise InvalidInput(f"invalid MTU {number}: must be between 68 and 65535")
+    return number
+
+
+def mac(value: str) -> str:
+    if not MAC_RE.match(value or ""):
+        raise InvalidInput(f"invalid MAC address {value!r}")
+    first = int(value[:2], 16)
+    if first & 1:
+        raise InvalidInput(f"invalid MAC address {value}: multicast bit set")
+    if value.replace(":", "").strip("0") == "":
+        raise InvalidInput(f"invalid MAC address {value}: all zeros")
+    return value.lower()
+
+
+def address(value: str, what: str = "address", version: int | None = None) -> str:
+    try:
+        addr = ip_address(value)
+    except ValueError:
+        raise InvalidInput(f"invalid {what} {value!r}") from None
+    if version and addr.version != version:
+        raise InvalidInput(f"invalid {what} {value}: not an IPv{version} address")
+    return str(addr)
+
+
+def cidr(value: str, what: str = "subnet") -> str:
+    """A subnet; host bits are refused rather than silently cleared."""
+    try:
+        net = ip_network(value, strict=False)
+    except ValueError:
+        raise InvalidInput(f"invalid {what} {value!r}") from None
+    if "/" not in value:
+        raise InvalidInput(f"invalid {what} {value!r}: give a prefix length (e.g. {net})")
+    if str(net) != str(ip_interface(value).network) or ip_interface(value).ip != net.network_address:
+        raise InvalidInput(f"invalid {what} {value}: host bits set (did you mean {net}?)")
+    return str(net)
+
+
+def link_local(value: str) -> str:
+    addr = ip_address(address(value, "link-local address"))
+    if not addr.is_link_local:
+        raise InvalidInput(f"invalid link-local address {value}: not link-local")
+    return f"{addr}/{16 if addr.version == 4 else 64}"
+
+
+def key_values(items: tuple[str, ...] | list[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"invalid {what} {item!r}: expected KEY=VALUE")
+        out[key] = val
+    return out
+
+
+def labels(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, _, val = item.partition("=")
+        if not LABEL_KEY_RE.match(key):
+            raise InvalidInput(f"invalid label {item!r}: bad key")
+        if any(ord(c) < 32 or ord(c) == 127 for c in val):
+            raise InvalidInput(f"invalid label {item!r}: control characters in value")
+        out[key] = val
+    return out
+
+
+def boolean(value: str, what: str) -> str:
+    lowered = value.lower()
+    if lowered in TRUE:
+        return "true"
+    if lowered in FALSE:
+        return "false"
+    raise InvalidInput(f"invalid value {value!r} for option {what}: expected true or false")
+
+
+def options(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Normalise ``-o`` options to their short keys, checking each value."""
+    out: dict[str, str] = {}
+    for key, val in key_values(items, "option").items():
+        key = OPTION_ALIASES.get(key, key)
+        if key == "mtu":
+            val = str(mtu(val))
+        elif key == "bridge":
+            val = ifname(val, "bridge name")
+        elif key == "iface_prefix":
+            if not re.match(r"^[a-z][a-z0-9]{0,9}$", val):
+                raise InvalidInput(f"invalid iface_prefix {val!r}: 1-10 lowercase letters/digits")
+        elif key == "host_ip":
+            val = address(val, "host_ip", version=4)
+        elif key in BOOL_OPTIONS:
+            val = boolean(val, key)
+        else:
+            known = ", ".join(sorted({"mtu", "bridge", "iface_prefix", "host_ip", *BOOL_OPTIONS}))
+            raise InvalidInput(f"unknown option {key!r} (known: {known})")
+        out[key] = val
+    return out
+
+
+def driver(value: str) -> str:
+    if value not in BUILTIN_DRIVERS:
+        raise InvalidInput(f"unknown driver {value!r} (available: {', '.join(BUILTIN_DRIVERS)})")
+    return value
+
+
+def option_bool(network: Network, key: str, default: bool) -> bool:
+    value = network.options.get(key)
+    return default if value is None else value == "true"

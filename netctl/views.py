@@ -1,0 +1,79 @@
+"""The JSON shapes of networks, endpoints and sandboxes (snake_case, stable keys).
+
+``ls --format json``, ``inspect`` and templates all read these dicts, so a field has one name
+everywhere.  Pure functions of the state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Endpoint, Network, Sandbox, State
+
+
+
+def endpoint(state: State, ep: Endpoint) -> dict[str, Any]:
+    sb = state.sandbox_by_id(ep.sandbox) if ep.sandbox else None
+    return {
+        "name": ep.name,
+        "id": ep.id,
+        "network": state.network_by_id(ep.network).name,
+        "network_id": ep.network,
+        "sandbox": sb.name if sb else None,
+        "ifname": ep.ifname,
+        "host_ifname": ep.host_ifname,
+        "sandbox_ifname": ep.sandbox_ifname,
+        "mac": ep.mac,
+        "ipv4": ep.ipv4,
+        "ipv6": ep.ipv6,
+        "link_local": list(ep.link_local),
+        "aliases": list(ep.aliases),
+        "priority": ep.priority,
+        "created": ep.created,
+    }
+
+
+def network(state: State, net: Network) -> dict[str, Any]:
+    eps = state.endpoints_of(net)
+    return {
+        "name": net.name,
+        "id": net.id,
+        "driver": net.driver,
+        "created": net.created,
+        "bridge": net.bridge,
+        "bridge_adopted": net.bridge_adopted,
+        "ipv6": net.ipv6,
+        "internal": net.internal,
+        "subnets": [
+            {"subnet": s.subnet, "gateway": s.gateway, "ip_range": s.ip_range,
+             "aux_addresses": dict(s.aux_addresses)}
+            for s in net.subnets
+        ],
+        "labels": dict(net.labels),
+        "options": dict(net.options),
+        "endpoint_count": len(eps),
+        "endpoints": {
+            e.name: {k: v for k, v in endpoint(state, e).items() if k not in ("network", "network_id")}
+            for e in eps
+        },
+    }
+
+
+def sandbox(state: State, sb: Sandbox) -> dict[str, Any]:
+    eps = state.endpoints_in(sb)
+    return {
+        "name": sb.name,
+        "id": sb.id,
+        "created": sb.created,
+        "hostname": sb.hostname or sb.name,
+        "netns": f"/run/netns/{sb.name}",
+        "dns": list(sb.dns),
+        "dns_search": list(sb.dns_search),
+        "dns_options": list(sb.dns_options),
+        "extra_hosts": list(sb.extra_hosts),
+        "endpoints": [
+            {"name": e.name, "network": state.network_by_id(e.network).name, "ifname": e.ifname,
+             "ipv4": e.ipv4, "ipv6": e.ipv6, "mac": e.mac}
+            for e in eps
+        ],
+    }

@@ -1,0 +1,95 @@
+"""DESIGN.md's layering, enforced: which modules may import what, and what the fast paths load."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[2] / "netctl"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, resolved to absolute 'netctl.x' / 'pyroute2' names."""
+    tree = ast.parse(path.read_text())
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    package = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{alias.name}" for alias in node.names)
+    return out
+
+
+def _modules() -> dict[str, set[str]]:
+    return {str(p.relative_to(PKG.parent).with_suffix("")).replace("/", "."): _imports(p)
+            for p in PKG.rglob("*.py")}
+
+
+def _offenders(allowed, banned_prefix: str) -> list[str]:
+    return sorted(mod for mod, imps in _modules().items()
+                  if not allowed(mod) and any(i == banned_prefix or i.startswith(banned_prefix + ".")
+                                              for i in imps))
+
+
+def test_only_the_netlink_module_imports_pyroute2():
+    assert _offenders(lambda m: m == "netctl.kernel.netlink", "pyroute2") == []
+
+
+def test_only_cli_imports_click():
+    assert _offenders(lambda m: m.startswith("netctl.cli") or m == "netctl.__main__", "click") == []
+
+
+def test_only_output_imports_rich():
+    assert _offenders(lambda m: m == "netctl.output", "rich") == []
+
+
+@pytest.mark.parametrize("leaf", ["netctl.model", "netctl.errors"])
+def test_leaves_import_nothing_of_ours(leaf):
+    ours = [i for i in _modules()[leaf] if i.startswith("netctl")]
+    assert ours == []
+
+
+@pytest.mark.parametrize("pure", ["netctl.ipam", "netctl.ipam_request", "netctl.validate",
+                                  "netctl.hostsfile", "netctl.lookup", "netctl.views"])
+def test_pure_core_does_no_io_imports(pure):
+    banned = {"os", "subprocess", "socket", "fcntl", "shutil", "pathlib", "netctl.kernel",
+              "netctl.store", "netctl.service", "netctl.etcfiles"}
+    hits = [i for i in _modules()[pure] if i in banned or any(i.startswith(b + ".") for b in banned)]
+    assert hits == []
+
+
+def test_drivers_never_touch_the_state_file():
+    for mod, imps in _modules().items():
+        if mod.startswith("netctl.drivers"):
+            assert not any(i.startswith("netctl.store") for i in imps), mod
+
+
+LOADED = "import sys, json; from netctl.cli import main\n" \
+         "try:\n    main({args})\nexcept SystemExit: pass\n" \
+         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('pyroute2','rich'))), file=sys.stderr)"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["network", "ls"], ["network", "ls", "--format", "json"],
+                                  ["endpoint", "ls", "-q"], ["sandbox", "ls"],
+                                  ["network", "inspect", "nosuch"]])
+def test_read_paths_load_neither_pyroute2_nor_rich(tmp_path, args):
+    env = {**os.environ, "NETCTL_STATE": str(tmp_path / "state.toml")}
+    env.pop("NETCTL_FAKE_KERNEL", None)
+    proc = subprocess.run([sys.executable, "-c", LOADED.format(args=args)], env=env,
+                          capture_output=True, text=True, check=False)
+    loaded = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert loaded == [], f"{args} imported {loaded}"
