@@ -16,6 +16,7 @@ from .kernel.base import NETNS_ETC_DIR
 
 HOST_RESOLV = "/etc/resolv.conf"
 SYSTEMD_RESOLV = "/run/systemd/resolve/resolv.conf"
+ETC_DIR = Path(NETNS_ETC_DIR)  # a module attribute so unit tests can point it elsewhere
 
 
 def host_resolv_text() -> str:
@@ -32,7 +33,7 @@ def host_resolv_text() -> str:
 
 
 def sandbox_dir(name: str) -> Path:
-    return Path(NETNS_ETC_DIR) / name
+    return ETC_DIR / name
 
 
 def write_file(path: Path, text: str) -> None:

@@ -20,6 +20,7 @@ STANDARD_BLOCK = (
     ("ff02::2", "ip6-allrouters"),
 )
 GOOGLE_DNS = ("8.8.8.8", "8.8.4.4")
+GOOGLE_DNS6 = ("2001:4860:4860::8888", "2001:4860:4860::8844")
 
 
 def _bare(cidr: str | None) -> str | None:
@@ -29,7 +30,7 @@ def _bare(cidr: str | None) -> str | None:
 def hosts(state: State, sb: Sandbox) -> str:
     lines = [f"{ip}\t{names}" for ip, names in STANDARD_BLOCK]
     for entry in sb.extra_hosts:
-        host, _, ip = entry.rpartition(":")
+        host, _, ip = entry.partition(":")  # "name:ip"; the ip may be IPv6 (colons)
         lines.append(f"{ip}\t{host}")
     own = state.endpoints_in(sb)
     hostname = sb.hostname or sb.name
@@ -86,7 +87,7 @@ def resolv_conf(sb: Sandbox, host_text: str, ipv6: bool) -> str:
     if sb.dns:
         servers = list(sb.dns)
     elif not servers:
-        servers = list(GOOGLE_DNS)
+        servers = list(GOOGLE_DNS) + (list(GOOGLE_DNS6) if ipv6 else [])
     search = list(sb.dns_search) or search
     options = list(sb.dns_options) or options
     lines = []

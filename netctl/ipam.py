@@ -85,18 +85,19 @@ def new_ula_prefix() -> str:
 def choose_ula_subnet(prefix48: str, taken: list[IPNetwork]) -> IPv6Network:
     """The lowest /64 of the ULA /48 not used by a network (walks the taken ones only)."""
     base = ip_network(prefix48)
+    first = int(base.network_address) >> 64
+    last = int(base.broadcast_address) >> 64
+    # Each overlapping network blocks a run of /64s: a /56 blocks 256, a /40 all of them.
     used = sorted(
-        int(t.network_address) >> 64
+        (max(int(t.network_address) >> 64, first), min(int(t.broadcast_address) >> 64, last))
         for t in taken
-        if t.version == 6 and t.subnet_of(base) and t.prefixlen >= 64
+        if overlaps(t, base)
     )
-    candidate = int(base.network_address) >> 64
-    last = candidate + (1 << 16) - 1
-    for value in used:
-        if value == candidate:
-            candidate += 1
-        elif value > candidate:
+    candidate = first
+    for lo, hi in used:
+        if lo > candidate:
             break
+        candidate = max(candidate, hi + 1)
     if candidate > last:
         raise Exhausted(f"no free IPv6 /64 left in {prefix48}")
     return IPv6Network((candidate << 64, 64))
@@ -144,7 +145,7 @@ def allocate(subnet: IPNetwork, taken: set[int], ip_range: IPNetwork | None = No
     value = lowest_free(int(area.network_address), int(area.broadcast_address), blocked)
     if value is None:
         raise Exhausted(f"no available addresses in {area}")
-    return str(ipaddress.ip_address(value))
+    return str(type(subnet.network_address)(value))  # ip_address(1) would be IPv4 even in ::/64
 
 
 def claim(subnet: IPNetwork, taken: set[int], wanted: str, what: str = "address") -> str:

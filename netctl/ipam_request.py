@@ -54,13 +54,17 @@ def build(
         rng = ip_network(validate.cidr(text, "ip-range"))
         req = _owner(requests, rng, "ip-range", text)
         if req.ip_range:
-            raise InvalidInput(f"cannot configure multiple ranges ({req.ip_range}, {rng}) on subnet {req.subnet}")
+            raise InvalidInput(
+                f"cannot configure multiple ranges ({req.ip_range}, {rng}) on subnet {req.subnet}"
+            )
         req.ip_range = str(rng)
     for text in gateways:
         gw = ip_address(validate.address(text, "gateway"))
         req = _owner(requests, gw, "gateway", text)
         if req.gateway:
-            raise InvalidInput(f"cannot configure multiple gateways ({req.gateway}, {gw}) for subnet {req.subnet}")
+            raise InvalidInput(
+                f"cannot configure multiple gateways ({req.gateway}, {gw}) for subnet {req.subnet}"
+            )
         req.gateway = str(gw)
     for key, text in validate.key_values(aux, "aux-address").items():
         addr = ip_address(validate.address(text, "aux-address"))

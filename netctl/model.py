@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA = 1
@@ -25,7 +25,7 @@ def new_id() -> str:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def _drop_none(value: Any) -> Any:
@@ -36,9 +36,36 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
+# Field annotations (strings, see the __future__ import) and the TOML values they accept.
+_CHECKS: dict[str, Any] = {
+    "str": lambda v: isinstance(v, str),
+    "str | None": lambda v: v is None or isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "dict[str, str]": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+}
+
+
 def _build(cls, data: dict[str, Any]):
-    known = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in known})
+    """``cls`` from a table; a value of the wrong type is a TypeError, unknown keys are dropped."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__}: expected a table, got {data!r}")
+    values = {}
+    for f in fields(cls):
+        if f.name in data:
+            check = _CHECKS.get(f.type)
+            if check is not None and not check(data[f.name]):
+                raise TypeError(f"{cls.__name__}.{f.name}: expected {f.type}, got {data[f.name]!r}")
+            values[f.name] = data[f.name]
+    return cls(**values)
+
+
+def _list(data: dict[str, Any], key: str, build) -> list:
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        raise TypeError(f"{key}: expected an array, got {items!r}")
+    return [build(item) for item in items]
 
 
 @dataclass
@@ -74,7 +101,7 @@ class Network:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Network:
         data = dict(data)
-        data["subnets"] = [_build(Subnet, s) for s in data.get("subnets", [])]
+        data["subnets"] = _list(data, "subnets", lambda s: _build(Subnet, s))
         return _build(cls, data)
 
 
@@ -131,14 +158,11 @@ class State:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> State:
-        return cls(
-            schema=data.get("schema", SCHEMA),
-            pool_index=data.get("pool_index", 0),
-            ula_prefix=data.get("ula_prefix"),
-            networks=[Network.from_dict(n) for n in data.get("networks", [])],
-            endpoints=[Endpoint.from_dict(e) for e in data.get("endpoints", [])],
-            sandboxes=[Sandbox.from_dict(s) for s in data.get("sandboxes", [])],
-        )
+        data = dict(data)
+        data["networks"] = _list(data, "networks", Network.from_dict)
+        data["endpoints"] = _list(data, "endpoints", Endpoint.from_dict)
+        data["sandboxes"] = _list(data, "sandboxes", Sandbox.from_dict)
+        return _build(cls, data)
 
     def endpoints_of(self, network: Network) -> list[Endpoint]:
         return [e for e in self.endpoints if e.network == network.id]

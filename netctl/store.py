@@ -8,6 +8,7 @@ refused and left byte-for-byte as it was: netctl never "repairs" state by overwr
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -45,7 +46,7 @@ def parse(text: bytes, path: Path) -> State:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise StateError(f"{path}: cannot parse state file ({exc}); left unchanged") from None
     schema = data.get("schema")
-    if schema != SCHEMA:
+    if type(schema) is not int or schema != SCHEMA:  # not true or 1.0, which compare equal to 1
         if isinstance(schema, int) and schema > SCHEMA:
             raise StateError(f"{path}: schema {schema} is from a newer netctl (this one reads {SCHEMA})")
         raise StateError(f"{path}: unknown schema {schema!r}; left unchanged")
@@ -155,10 +156,8 @@ class Store:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
         except BaseException:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            except FileNotFoundError:
-                pass
             raise
         dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:

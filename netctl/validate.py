@@ -35,7 +35,7 @@ TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
 def name(value: str, what: str = "name") -> str:
-    if not NAME_RE.match(value or "") or value in (".", ".."):
+    if not NAME_RE.fullmatch(value or "") or value in (".", ".."):
         raise InvalidInput(
             f"invalid {what} {value!r}: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
@@ -44,13 +44,13 @@ def name(value: str, what: str = "name") -> str:
 
 
 def ifname(value: str, what: str = "interface name") -> str:
-    if not IFNAME_RE.match(value or "") or value in (".", ".."):
+    if not IFNAME_RE.fullmatch(value or "") or value in (".", ".."):
         raise InvalidInput(f"invalid {what} {value!r}: 1-15 letters, digits, '_', '.', '-'")
     return value
 
 
 def hostname(value: str) -> str:
-    if not HOSTNAME_RE.match(value or ""):
+    if not HOSTNAME_RE.fullmatch(value or ""):
         raise InvalidInput(f"invalid hostname {value!r}")
     return value
 
@@ -66,7 +66,7 @@ def mtu(value: str | int) -> int:
 
 
 def mac(value: str) -> str:
-    if not MAC_RE.match(value or ""):
+    if not MAC_RE.fullmatch(value or ""):
         raise InvalidInput(f"invalid MAC address {value!r}")
     first = int(value[:2], 16)
     if first & 1:
@@ -120,7 +120,7 @@ def labels(items: tuple[str, ...] | list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
         key, _, val = item.partition("=")
-        if not LABEL_KEY_RE.match(key):
+        if not LABEL_KEY_RE.fullmatch(key):
             raise InvalidInput(f"invalid label {item!r}: bad key")
         if any(ord(c) < 32 or ord(c) == 127 for c in val):
             raise InvalidInput(f"invalid label {item!r}: control characters in value")
@@ -147,7 +147,7 @@ def options(items: tuple[str, ...] | list[str]) -> dict[str, str]:
         elif key == "bridge":
             val = ifname(val, "bridge name")
         elif key == "iface_prefix":
-            if not re.match(r"^[a-z][a-z0-9]{0,9}$", val):
+            if not re.fullmatch(r"[a-z][a-z0-9]{0,9}", val):
                 raise InvalidInput(f"invalid iface_prefix {val!r}: 1-10 lowercase letters/digits")
         elif key == "host_ip":
             val = address(val, "host_ip", version=4)

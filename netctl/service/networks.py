@@ -41,11 +41,15 @@ def _host_blockers(ctx: Context, adopt: str | None) -> list[tuple[object, str]]:
     return out
 
 
-def _plan_subnet(state: State, req: ipam_request.SubnetRequest) -> Subnet:
-    net = ip_network(req.subnet)
+def _check_overlap(state: State, net) -> None:
     other = ipam.find_overlap(net, state.networks)
     if other is not None:
         raise Conflict(f"subnet {net} overlaps network {other.name!r} ({other.subnet_for(net.version).subnet})")
+
+
+def _plan_subnet(state: State, req: ipam_request.SubnetRequest) -> Subnet:
+    net = ip_network(req.subnet)
+    _check_overlap(state, net)
     taken = {int(ip_address(a)) for a in req.aux_addresses.values()}
     sub = Subnet(str(net), ip_range=req.ip_range, aux_addresses=dict(req.aux_addresses))
     if req.gateway:
@@ -70,6 +74,7 @@ def _plan_ipam(ctx: Context, state: State, net: Network, req: NetworkRequest) ->
             state.pool_index = choice.next_index
             r.subnet = str(choice.subnet)
         else:
+            _check_overlap(state, ip_network(r.subnet))
             for blocked, what in blockers:
                 if ipam.overlaps(ip_network(r.subnet), blocked):
                     raise Conflict(f"subnet {r.subnet} overlaps {what}")

@@ -1,0 +1,54 @@
+"""Unit-test fixtures: the CLI over an in-memory (file-backed) fake kernel, no root needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from netctl.cli import main
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class Cli:
+    """Runs ``netctl`` in-process against a private state file and fake kernel."""
+
+    def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch):
+        self.state = tmp / "state.toml"
+        self.kernel_file = tmp / "kernel.json"
+        monkeypatch.setenv("NETCTL_STATE", str(self.state))
+        monkeypatch.setenv("NETCTL_FAKE_KERNEL", str(self.kernel_file))
+        monkeypatch.delenv("NETCTL_FAULT", raising=False)
+        self.etc = tmp / "etc-netns"
+        monkeypatch.setattr("netctl.etcfiles.ETC_DIR", self.etc)
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str) -> Result:
+        res = self.runner.invoke(main, list(args), catch_exceptions=False)
+        return Result(res.exit_code, res.stdout, res.stderr)
+
+    def ok(self, *args: str) -> str:
+        res = self(*args)
+        assert res.code == 0, f"netctl {' '.join(args)} -> {res.code}: {res.err}"
+        return res.out
+
+    def state_bytes(self) -> bytes:
+        return self.state.read_bytes() if self.state.exists() else b""
+
+    def kernel(self):
+        from netctl.kernel.fake import FakeKernel
+
+        return FakeKernel(str(self.kernel_file))
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch) -> Cli:
+    return Cli(tmp_path, monkeypatch)
