@@ -1,0 +1,334 @@
+"""The Kernel protocol over rtnetlink (pyroute2), without forking.
+
+pyroute2's namespace helpers (``IPRoute(netns=...)``, ``netns.create``, even ``pushns(NAME)``
+for a missing NAME) fork a helper process. Here a namespace is entered with ``setns`` on the
+calling thread only long enough to open a netlink socket (which stays bound to the namespace
+it was opened in) or to touch its /proc/sys; one socket per namespace is cached for the life
+of the object. This is the only module of netctl that imports pyroute2.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from netctl import errors
+from netctl.kernel import netns as ns
+from netctl.kernel import rtnl
+from netctl.kernel.base import Link, Route
+
+IFA_F_NODAD = 0x02
+RT_TABLE_MAIN = 254
+RTN_UNICAST = 1
+RT_SCOPE_LINK = 253
+RT_SCOPE_NOWHERE = 255  # on delete: match any scope (else scope-link routes are "not found")
+
+
+@contextmanager
+def _mapped(what: str) -> Iterator[None]:
+    """Turn netlink/OS failures into netctl errors, branching on errno only."""
+    try:
+        yield
+    except NetlinkError as exc:
+        raise ns.kernel_error(what, exc.code) from exc
+    except OSError as exc:
+        raise ns.kernel_error(what, exc.errno or 0) from exc
+    except ValueError as exc:  # pyroute2 refusing to encode, e.g. a malformed MAC
+        raise errors.KernelError(f"{what}: invalid argument ({exc})", errno.EINVAL) from exc
+
+
+@contextmanager
+def _gone_ok(*codes: int) -> Iterator[None]:
+    """Teardown must be able to finish: these errnos mean the thing is already gone."""
+    try:
+        yield
+    except errors.KernelError as exc:
+        if exc.errno not in codes:
+            raise
+
+
+def _no_ra(bridge: str) -> None:
+    """A bridge is a router's interface: it must not configure itself from RAs."""
+    with suppress(FileNotFoundError):  # no IPv6 in this kernel
+        ns.write_sysctl(f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra", "0")
+
+
+class NetlinkKernel:
+    def __init__(self) -> None:
+        # "host" is the namespace this object was made in; moving a link back needs its fd.
+        self._host_fd = os.open(ns.THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
+        self._nsfs_dev = os.fstat(self._host_fd).st_dev
+        self._socks: dict[str | None, tuple[int, IPRoute]] = {}
+
+    def close(self) -> None:
+        for _, ipr in self._socks.values():
+            ipr.close()
+        self._socks.clear()
+        if self._host_fd >= 0:
+            os.close(self._host_fd)
+            self._host_fd = -1
+
+    def __enter__(self) -> NetlinkKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- namespace plumbing ---
+    def _inside(self, netns: str | None) -> AbstractContextManager[None]:
+        if netns is None:
+            return nullcontext()
+        return ns.entered(netns, self._nsfs_dev, self._host_fd)
+
+    def _ipr(self, netns: str | None) -> IPRoute:
+        inode = 0 if netns is None else ns.inode(netns, self._nsfs_dev)
+        if inode is None:
+            raise errors.KernelError(f"network namespace {netns} not found", errno.ENOENT)
+        cached = self._socks.get(netns)
+        if cached and cached[0] == inode:
+            return cached[1]
+        if cached:  # the name now points at a different (re-created) namespace
+            cached[1].close()
+        with self._inside(netns), _mapped(f"open netlink socket in {netns or 'host'}"):
+            ipr = IPRoute()
+        self._socks[netns] = (inode, ipr)
+        return ipr
+
+    def _index(self, name: str, netns: str | None, what: str) -> int:
+        """if_nametoindex is an ioctl: ~100x cheaper than pyroute2 parsing a GETLINK reply."""
+        with self._inside(netns):
+            try:
+                return socket.if_nametoindex(name)
+            except OSError:
+                raise errors.KernelError(f"{what}: no such device {name}", errno.ENODEV) from None
+
+    def _drop_socket(self, netns: str) -> None:
+        cached = self._socks.pop(netns, None)
+        if cached:
+            cached[1].close()
+
+    # --- named network namespaces ---
+    def netns_list(self) -> list[str]:
+        return ns.names(self._nsfs_dev)
+
+    def netns_exists(self, name: str) -> bool:
+        return ns.inode(name, self._nsfs_dev) is not None
+
+    def netns_create(self, name: str) -> None:
+        self._drop_socket(name)
+        ns.create(name, self._nsfs_dev, self._host_fd)  # its socket opens when first needed
+
+    def netns_delete(self, name: str) -> None:
+        self._drop_socket(name)
+        ns.remove(name)
+
+    # --- links ---
+    def links(self, netns: str | None = None) -> list[Link]:
+        ipr = self._ipr(netns)
+        with _mapped(f"list links in {netns or 'host'}"):
+            msgs = ipr.link("dump")
+            addrs = rtnl.addresses(ipr.addr("dump"))
+        names = {m["index"]: m.get("ifname") for m in msgs}
+        return [rtnl.link(m, names, addrs) for m in msgs]
+
+    def link_get(self, name: str, netns: str | None = None) -> Link | None:
+        ipr = self._ipr(netns)
+        with _gone_ok(errno.ENODEV, errno.ERANGE), _mapped(f"get link {name}"):  # ERANGE: name too long
+            msg = ipr.link("get", ifname=name)[0]
+            addrs = rtnl.addresses(ipr.addr("dump", index=msg["index"]))
+            names = {msg["index"]: name}
+            master = msg.get("master")
+            if master:
+                with self._inside(netns):
+                    names[master] = socket.if_indextoname(master)
+            return rtnl.link(msg, names, addrs)
+        return None
+
+    def bridge_create(self, name: str, *, mac: str, alias: str, mtu: int | None = None) -> None:
+        ipr, what = self._ipr(None), f"create bridge {name}"
+        with _mapped(what):
+            ipr.link("add", ifname=name, kind="bridge", address=mac, **({"mtu": mtu} if mtu else {}))
+        self._finish(name, what, lambda: ipr.link("set", ifname=name, ifalias=alias), lambda: _no_ra(name))
+
+    def veth_create(
+        self,
+        name: str,
+        peer: str,
+        *,
+        alias: str,
+        mtu: int | None = None,
+        master: str | None = None,
+        peer_netns: str | None = None,
+        peer_mac: str | None = None,
+    ) -> None:
+        ipr, peer_ipr, what = self._ipr(None), self._ipr(peer_netns), f"create veth {name}"
+        spec: dict = {"ifname": name, "kind": "veth", "peer": {"ifname": peer}}
+        if mtu:
+            spec["mtu"] = spec["peer"]["mtu"] = mtu
+        if peer_mac:
+            spec["peer"]["address"] = peer_mac
+        if master:
+            spec.update(master=self._index(master, None, what), state="up")
+        fd = ns.open_fd(peer_netns, self._nsfs_dev) if peer_netns else None
+        if fd is not None:  # born there: no move (an RCU grace period) and no rename needed
+            spec["peer"]["net_ns_fd"] = fd
+        try:
+            with _mapped(what):
+                ipr.link("add", **spec)
+        finally:
+            if fd is not None:
+                os.close(fd)
+        self._finish(
+            name,
+            what,
+            lambda: ipr.link("set", ifname=name, ifalias=alias),
+            lambda: peer_ipr.link("set", ifname=peer, ifalias=alias),
+        )
+
+    def _finish(self, name: str, what: str, *steps: Callable[[], object]) -> None:
+        """The kernel ignores IFLA_IFALIAS on "add", so marking the owner is a second request;
+        if it fails the new link is deleted again, so a failed create changed nothing."""
+        try:
+            with _mapped(what):
+                for step in steps:
+                    step()
+        except BaseException:
+            self.link_delete(name)
+            raise
+
+    def link_delete(self, name: str, netns: str | None = None) -> None:
+        with _gone_ok(errno.ENODEV, errno.ENOENT):
+            ipr = self._ipr(netns)
+            with _mapped(f"delete link {name}"):
+                ipr.link("del", ifname=name)
+
+    def _set(self, name: str, netns: str | None, what: str, **attrs: object) -> None:
+        ipr = self._ipr(netns)
+        with _mapped(what):
+            ipr.link("set", ifname=name, **attrs)
+
+    def link_set_up(self, name: str, up: bool = True, netns: str | None = None) -> None:
+        state = "up" if up else "down"
+        self._set(name, netns, f"set link {name} {state}", state=state)
+
+    def link_set_master(self, name: str, master: str | None) -> None:
+        what = f"set master of {name}"
+        index = self._index(master, None, what) if master else 0
+        self._set(name, None, what, master=index)
+
+    def link_set_hairpin(self, name: str, on: bool) -> None:
+        # pyroute2 pitfall: brport(hairpin=1) is silently ignored; the NLA is IFLA_BRPORT_MODE.
+        ipr, what = self._ipr(None), f"set hairpin on {name}"
+        index = self._index(name, None, what)
+        with _mapped(what):
+            ipr.brport("set", index=index, mode=int(on))
+
+    def link_set_mac(self, name: str, mac: str, netns: str | None = None) -> None:
+        self._set(name, netns, f"set MAC of {name}", address=mac)
+
+    def link_move(self, name: str, *, src: str | None, dst: str | None, new_name: str | None = None) -> None:
+        ipr, what = self._ipr(src), f"move link {name} to {dst or 'host'}"
+        index = self._index(name, src, what)
+        target = new_name or name
+        if self._has_link(target, dst):
+            raise errors.KernelError(f"{what}: {target} exists there", errno.EEXIST)
+        fd = self._host_fd if dst is None else ns.open_fd(dst, self._nsfs_dev)
+        try:
+            with _mapped(what):
+                ipr.link("set", index=index, net_ns_fd=fd, ifname=target)
+        except errors.KernelError:
+            # The kernel moves first and renames after: a failed rename leaves the link moved
+            # under its old name. Put it back so a failed step changed nothing.
+            if name != target and self._has_link(name, dst) and not self._has_link(name, src):
+                self.link_move(name, src=dst, dst=src)
+            raise
+        finally:
+            if dst is not None:
+                os.close(fd)
+
+    def _has_link(self, name: str, netns: str | None) -> bool:
+        try:
+            self._index(name, netns, "")
+        except errors.KernelError:
+            return False
+        return True
+
+    def ipv6_enable(self, name: str, netns: str | None = None) -> None:
+        what = f"enable IPv6 on {name}"
+        if "/" in name or name in ("", ".", "..", "all", "default"):
+            raise errors.KernelError(f"{what}: invalid interface name", errno.EINVAL)
+        with self._inside(netns), _mapped(what):
+            try:
+                ns.write_sysctl(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "0")
+            except FileNotFoundError:
+                code = errno.ENODEV if os.path.isdir("/proc/sys/net/ipv6") else errno.EAFNOSUPPORT
+                raise errors.KernelError(f"{what}: {os.strerror(code)}", code) from None
+
+    # --- addresses and routes ---
+    def addr_add(self, name: str, cidr: str, netns: str | None = None, nodad: bool = False) -> None:
+        what = f"add address {cidr} to {name}"
+        iface = rtnl.interface(cidr, what)
+        ipr, index = self._ipr(netns), self._index(name, netns, what)
+        spec = {"index": index, "address": str(iface.ip), "prefixlen": iface.network.prefixlen}
+        if nodad and iface.version == 6:
+            spec["flags"] = IFA_F_NODAD
+        try:
+            ipr.addr("add", **spec)
+        except NetlinkError as exc:
+            if exc.code == errno.EACCES and iface.version == 6:  # not a privilege problem
+                msg = f"{what}: IPv6 is disabled on {name}"
+                raise errors.KernelError(msg, errno.EACCES) from exc
+            raise ns.kernel_error(what, exc.code) from exc
+
+    def addr_del(self, name: str, cidr: str, netns: str | None = None) -> None:
+        what = f"delete address {cidr} from {name}"
+        iface = rtnl.interface(cidr, what)
+        with _gone_ok(errno.ENODEV, errno.ENOENT, errno.EADDRNOTAVAIL):
+            ipr, index = self._ipr(netns), self._index(name, netns, what)
+            with _mapped(what):
+                ipr.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+
+    def routes(self, netns: str | None = None) -> list[Route]:
+        ipr = self._ipr(netns)
+        with _mapped(f"list routes in {netns or 'host'}"):
+            msgs = [
+                m for m in ipr.route("dump") if m.get("table") == RT_TABLE_MAIN and m["type"] == RTN_UNICAST
+            ]
+        with self._inside(netns):
+            names = {i: n for i, n in socket.if_nameindex()}
+        return [rtnl.route(m, names) for m in msgs]
+
+    def route_add(
+        self,
+        dst: str,
+        *,
+        gateway: str | None = None,
+        dev: str | None = None,
+        netns: str | None = None,
+    ) -> None:
+        what = f"add route {dst}" + (f" via {gateway}" if gateway else "")
+        spec: dict = {"dst": dst, "family": rtnl.family(dst, gateway)}
+        if gateway:
+            spec["gateway"] = gateway
+        elif spec["family"] == socket.AF_INET:
+            spec["scope"] = RT_SCOPE_LINK  # what `ip route add ... dev X` does
+        ipr = self._ipr(netns)
+        if dev:
+            spec["oif"] = self._index(dev, netns, what)
+        with _mapped(what):
+            ipr.route("add", **spec)
+
+    def route_del(self, dst: str, *, gateway: str | None = None, netns: str | None = None) -> None:
+        spec: dict = {"dst": dst, "family": rtnl.family(dst, gateway), "scope": RT_SCOPE_NOWHERE}
+        if gateway:
+            spec["gateway"] = gateway
+        with _gone_ok(errno.ESRCH, errno.ENOENT, errno.ENODEV):
+            ipr = self._ipr(netns)
+            with _mapped(f"delete route {dst}"):
+                ipr.route("del", **spec)
