@@ -52,9 +52,9 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], stream=None
             tbl.add_row(*line)
         Console(file=stream, no_color=not _color_wanted(stream), highlight=False).print(tbl)
         return
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *cells)]
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *cells, strict=True)]
     for line in [headers, *cells]:
-        text = "  ".join(str(v).ljust(w) for v, w in zip(line, widths))
+        text = "  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True))
         stream.write(text.rstrip() + "\n")
 
 

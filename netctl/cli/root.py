@@ -31,9 +31,10 @@ class RootGroup(click.Group):
             exc.show()
             sys.exit(2)
         except click.ClickException as exc:
-            where = exc.ctx.command_path.removeprefix("netctl").strip() if getattr(exc, "ctx", None) else ""
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path.removeprefix("netctl").strip() if ctx else ""
             message = exc.format_message()
-            self._fail(f"{where}: {message}" if where else message, 2 if exc.exit_code == 2 else exc.exit_code)
+            self._fail(f"{where}: {message}" if where else message, exc.exit_code)
         except click.Abort:
             self._fail("aborted", 1)
         except BrokenPipeError:

@@ -44,7 +44,8 @@ def _host_blockers(ctx: Context, adopt: str | None) -> list[tuple[object, str]]:
 def _check_overlap(state: State, net) -> None:
     other = ipam.find_overlap(net, state.networks)
     if other is not None:
-        raise Conflict(f"subnet {net} overlaps network {other.name!r} ({other.subnet_for(net.version).subnet})")
+        theirs = other.subnet_for(net.version).subnet
+        raise Conflict(f"subnet {net} overlaps network {other.name!r} ({theirs})")
 
 
 def _plan_subnet(state: State, req: ipam_request.SubnetRequest) -> Subnet:
@@ -95,24 +96,31 @@ def _check_bridge(state: State, net: Network) -> None:
             raise Conflict(f"bridge {net.bridge} is already used by network {other.name!r}")
 
 
+def _refuse_ipam(driver_name: str, req: NetworkRequest, options: dict[str, str]) -> None:
+    """null and host networks have no addresses and no kernel object to configure."""
+    if req.subnets or req.gateways or req.ip_ranges or req.aux_addresses or req.ipv6:
+        raise InvalidInput(
+            f"the {driver_name} driver has no IPAM: drop --subnet/--gateway/--ip-range/--aux-address/--ipv6"
+        )
+    if options:
+        raise InvalidInput(f"the {driver_name} driver takes no options")
+
+
 def create(ctx: Context, req: NetworkRequest, ignore: bool = False) -> Network:
     name = validate.name(req.name, "network name")
     driver_name = validate.driver(req.driver)
     labels = validate.labels(req.labels)
     options = validate.options(req.options)
-    if driver_name != "bridge" and (req.subnets or req.gateways or req.ip_ranges or req.aux_addresses or req.ipv6):
-        raise InvalidInput(f"the {driver_name} driver has no IPAM: drop --subnet/--gateway/--ip-range/--aux-address/--ipv6")
-    if driver_name != "bridge" and options:
-        raise InvalidInput(f"the {driver_name} driver takes no options")
+    if driver_name != "bridge":
+        _refuse_ipam(driver_name, req, options)
     with ctx.mutation() as (state, tx):
         existing = next((n for n in state.networks if n.name == name), None)
         if existing is not None:
             if ignore:
                 return existing
             raise Conflict(f"network with name {name!r} already exists")
-        if driver_name != "bridge":
-            if any(n.driver == driver_name for n in state.networks):
-                raise Conflict(f'only one instance of "{driver_name}" network is allowed')
+        if driver_name != "bridge" and any(n.driver == driver_name for n in state.networks):
+            raise Conflict(f'only one instance of "{driver_name}" network is allowed')
         net = Network(name=name, id=new_id(), driver=driver_name, created=now(), ipv6=req.ipv6,
                       internal=req.internal, labels=labels, options=options)
         if driver_name == "bridge":

@@ -78,14 +78,21 @@ def test_drivers_never_touch_the_state_file():
             assert not any(i.startswith("netctl.store") for i in imps), mod
 
 
-LOADED = "import sys, json; from netctl.cli import main\n" \
-         "try:\n    main({args})\nexcept SystemExit: pass\n" \
-         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('pyroute2','rich'))), file=sys.stderr)"
+LOADED = """import sys, json
+from netctl.cli import main
+try:
+    main({args})
+except SystemExit:
+    pass
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pyroute2', 'rich'))
+print(json.dumps(heavy), file=sys.stderr)
+"""
 
 
-@pytest.mark.parametrize("args", [["--help"], ["network", "ls"], ["network", "ls", "--format", "json"],
-                                  ["endpoint", "ls", "-q"], ["sandbox", "ls"],
-                                  ["network", "inspect", "nosuch"]])
+@pytest.mark.parametrize("args", [
+    ["--help"], ["network", "ls"], ["network", "ls", "--format", "json"], ["endpoint", "ls", "-q"],
+    ["sandbox", "ls"], ["network", "inspect", "nosuch"],
+])
 def test_read_paths_load_neither_pyroute2_nor_rich(tmp_path, args):
     env = {**os.environ, "NETCTL_STATE": str(tmp_path / "state.toml")}
     env.pop("NETCTL_FAKE_KERNEL", None)
