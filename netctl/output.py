@@ -1,7 +1,8 @@
 """Rendering for ls/inspect: a table, JSON, a Python format template, or names only.
 
-stdout carries data only.  rich is imported only when a table goes to a terminal; piped
-output is plain aligned text, which is cheaper and what ``awk``/``cut`` expect.
+stdout carries data only.  rich is imported only when a table goes to a terminal (and colour is
+not off: ``--color never``, ``NO_COLOR``) or ``--color always`` asks for it; otherwise it is
+plain aligned text, which is cheaper and what ``awk``/``cut`` expect.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def to_json(data: Any) -> str:
 
 def template(fmt: str, row: dict[str, Any]) -> str:
     try:
+        fmt.encode("utf-8")  # lone surrogates (a non-UTF-8 argv) could not be printed
+    except UnicodeEncodeError:
+        raise InvalidInput(f"--format: not valid UTF-8: {fmt!r}") from None
+    try:
         return fmt.format(**row).replace("\\t", "\t").replace("\\n", "\n")
     except (KeyError, IndexError) as exc:
         raise InvalidInput(f"--format: unknown field {exc} (fields: {', '.join(row)})") from None
@@ -30,18 +35,28 @@ def template(fmt: str, row: dict[str, Any]) -> str:
         raise InvalidInput(f"--format: bad template: {exc}") from None
 
 
+_color: str | None = None  # the root --color choice; None before the CLI set it
+
+
+def set_color(choice: str) -> None:
+    """``--color auto|always|never`` (the root option, which also reads NETCTL_COLOR)."""
+    global _color
+    _color = choice
+
+
 def _color_wanted(stream) -> bool:
-    choice = os.environ.get("NETCTL_COLOR", "auto")
-    if choice == "never" or "NO_COLOR" in os.environ:
-        return False
-    return choice == "always" or stream.isatty()
+    """always/never win; auto means a terminal and no NO_COLOR (no-color.org: set and non-empty)."""
+    choice = _color or os.environ.get("NETCTL_COLOR", "auto")
+    if choice in ("always", "never"):
+        return choice == "always"
+    return not os.environ.get("NO_COLOR") and stream.isatty()
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], stream=None) -> None:
     stream = stream or sys.stdout
     cells = [[get(row) or "" for _, get in columns] for row in rows]
     headers = [h for h, _ in columns]
-    if stream.isatty():
+    if _color_wanted(stream):  # styled (rich) only when colour is wanted: a terminal, or always
         from rich.console import Console
         from rich.table import Table
 
@@ -50,7 +65,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], stream=None
             tbl.add_column(head, overflow="fold")
         for line in cells:
             tbl.add_row(*line)
-        Console(file=stream, no_color=not _color_wanted(stream), highlight=False).print(tbl)
+        Console(file=stream, force_terminal=True, no_color=False, highlight=False).print(tbl)
         return
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *cells, strict=True)]
     for line in [headers, *cells]:

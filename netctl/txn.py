@@ -2,9 +2,11 @@
 
 Every kernel step is run through ``Transaction.step`` with the step that reverses it.  If a
 later step raises, the undos run newest-first and the original error is re-raised, so a failed
-command leaves the kernel as it found it.  The same choke point carries the fault-injection
-hook the tests use to prove that: ``NETCTL_FAULT=<step>`` fails just before that step,
-``<step>:after`` just after it, ``<step>:kill`` SIGKILLs the process there (crash tests).
+command leaves the kernel as it found it.  What cannot be undone (deleting a link, a namespace)
+is registered with ``on_commit`` instead and runs only once the transaction has succeeded.
+The same choke point carries the fault-injection hook the tests use to prove that:
+``NETCTL_FAULT=<step>`` fails just before that step, ``<step>:after`` just after it,
+``<step>:kill`` SIGKILLs the process there (crash tests).
 ``NETCTL_TRACE=<file>`` appends each step's name to a file, so a test can learn the steps.
 """
 
@@ -42,6 +44,7 @@ def checkpoint(name: str, when: str = "before") -> None:
 class Transaction:
     def __init__(self) -> None:
         self._undo: list[tuple[str, Callable[[], Any]]] = []
+        self._on_commit: list[tuple[str, Callable[[], Any]]] = []
 
     def step(self, name: str, do: Callable[[], T], undo: Callable[[], Any] | None = None) -> T:
         checkpoint(name)
@@ -50,6 +53,26 @@ class Transaction:
             self._undo.append((name, undo))
         checkpoint(name, "after")
         return result
+
+    def on_commit(self, name: str, do: Callable[[], Any]) -> None:
+        """Run ``do`` only once the transaction succeeded (in a mutation: after the save).
+
+        For steps that cannot be undone (deleting a link, a namespace, files), so that a
+        failure anywhere before the commit point leaves them in place.  They run in order;
+        one that fails is a warning, not an error: the state already says the object is
+        gone, and what is left of it is an orphan that ``check --repair`` removes.  ``name``
+        labels the warning; these are not fault-injection points (a kill after the save is
+        the ``files`` checkpoint's case)."""
+        self._on_commit.append((name, do))
+
+    def _commit(self) -> None:
+        self._undo.clear()
+        while self._on_commit:
+            name, do = self._on_commit.pop(0)
+            try:
+                do()
+            except Exception as exc:  # noqa: BLE001 - committed: the rest must still run
+                print(f"netctl: warning: {name}: {exc}", file=sys.stderr)
 
     def rollback(self) -> list[str]:
         """Run the undos newest-first; keep going past failures and report them."""
@@ -69,6 +92,7 @@ class Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
+            self._on_commit.clear()
             self.rollback()
         else:
-            self._undo.clear()
+            self._commit()

@@ -106,9 +106,21 @@ def link_local(value: str) -> str:
     return f"{addr}/{16 if addr.version == 4 else 64}"
 
 
+def is_utf8(value: str) -> bool:
+    """False for lone surrogates, what a non-UTF-8 argv decodes to: they can be neither saved
+    nor printed, so they are refused as input."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def key_values(items: tuple[str, ...] | list[str], what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
+        if not is_utf8(item):
+            raise InvalidInput(f"invalid {what} {item!r}: not valid UTF-8")
         key, sep, val = item.partition("=")
         if not sep or not key:
             raise InvalidInput(f"invalid {what} {item!r}: expected KEY=VALUE")
@@ -124,6 +136,8 @@ def labels(items: tuple[str, ...] | list[str]) -> dict[str, str]:
             raise InvalidInput(f"invalid label {item!r}: bad key")
         if any(ord(c) < 32 or ord(c) == 127 for c in val):
             raise InvalidInput(f"invalid label {item!r}: control characters in value")
+        if not is_utf8(val):
+            raise InvalidInput(f"invalid label {item!r}: not valid UTF-8")
         out[key] = val
     return out
 

@@ -11,7 +11,6 @@ from typing import Any
 from .model import Endpoint, Network, Sandbox, State
 
 
-
 def endpoint(state: State, ep: Endpoint) -> dict[str, Any]:
     sb = state.sandbox_by_id(ep.sandbox) if ep.sandbox else None
     return {

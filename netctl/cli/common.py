@@ -9,23 +9,52 @@ from collections.abc import Callable
 import click
 
 from ..errors import InvalidInput, NetctlError
+from .complete import formats
 
 
 def service(ctx: click.Context | None = None):
     return (ctx or click.get_current_context()).find_root().obj.context
 
 
+def config(ctx: click.Context | None = None):
+    """The parsed config file (--config / NETCTL_CONFIG); read on demand, never by ls."""
+    return (ctx or click.get_current_context()).find_root().obj.config()
+
+
 def format_options(func: Callable) -> Callable:
     func = click.option("-q", "--quiet", is_flag=True, help="Print names only.")(func)
     func = click.option(
         "--format", "fmt", metavar="json|table|TEMPLATE", envvar="NETCTL_FORMAT", show_envvar=True,
+        shell_complete=formats,
         help="json, table, or a Python format string over the JSON fields, e.g. '{name} {id}'.",
     )(func)
     return func
 
 
+def no_trunc_option(func: Callable) -> Callable:
+    return click.option("--no-trunc", is_flag=True, envvar="NETCTL_NO_TRUNC", show_envvar=True,
+                        help="Show full 64-hex IDs in the table.")(func)
+
+
+def untruncated(columns: list, no_trunc: bool) -> list:
+    """The table's columns with the ID column showing full IDs when --no-trunc is given."""
+    if not no_trunc:
+        return columns
+    return [(head, (lambda r: r["id"]) if head == "ID" else get) for head, get in columns]
+
+
 def multi(name: str, help_text: str, metavar: str = "VALUE") -> Callable:
     return click.option(name, multiple=True, metavar=metavar, help=help_text)
+
+
+def exists_exit(find: Callable[[], object]) -> None:
+    """For ``exists``: exit 3 silently when ``find`` raises not-found; other errors propagate."""
+    try:
+        find()
+    except NetctlError as exc:
+        if exc.exit_code == 3:
+            sys.exit(3)
+        raise
 
 
 def report_many(done: list[str], errors: list[NetctlError]) -> None:

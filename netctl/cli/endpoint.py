@@ -6,7 +6,8 @@ import click
 
 from .. import lookup, output, views
 from ..errors import NetctlError
-from .common import format_options, multi, report_many, service
+from . import complete
+from .common import exists_exit, format_options, multi, report_many, service
 
 COLUMNS = [
     ("NAME", lambda r: r["name"]),
@@ -25,7 +26,7 @@ def endpoint() -> None:
 
 
 @endpoint.command()
-@click.argument("network_ref", metavar="NETWORK")
+@click.argument("network_ref", metavar="NETWORK", shell_complete=complete.networks)
 @click.argument("name")
 @click.option("--ip", default=None, help="IPv4 address (default: lowest free).")
 @click.option("--ip6", default=None, help="IPv6 address.")
@@ -34,7 +35,8 @@ def endpoint() -> None:
 @multi("--alias", "Extra name in peers' hosts files.", "NAME")
 def create(network_ref, name, ip, ip6, mac, link_local_ip, alias):
     """Create endpoint NAME on NETWORK and print its name."""
-    from ..service.endpoints import EndpointRequest, create as create_endpoint
+    from ..service.endpoints import EndpointRequest
+    from ..service.endpoints import create as create_endpoint
 
     req = EndpointRequest(name=name, ip=ip, ip6=ip6, mac=mac, link_local=list(link_local_ip),
                           aliases=list(alias))
@@ -42,7 +44,8 @@ def create(network_ref, name, ip, ip6, mac, link_local_ip, alias):
 
 
 @endpoint.command("ls")
-@click.option("--network", "network_ref", default=None, help="Only endpoints on this network.")
+@click.option("--network", "network_ref", default=None, metavar="NETWORK", shell_complete=complete.networks,
+              help="Only endpoints on this network.")
 @format_options
 def list_(network_ref, fmt, quiet):
     """List endpoints."""
@@ -54,7 +57,7 @@ def list_(network_ref, fmt, quiet):
 
 
 @endpoint.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=complete.endpoints)
 @format_options
 def inspect(names, fmt, quiet):
     """Show endpoints as a JSON array (NAME or NETWORK/NAME)."""
@@ -70,7 +73,14 @@ def inspect(names, fmt, quiet):
 
 
 @endpoint.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("name", metavar="ENDPOINT", shell_complete=complete.endpoints)
+def exists(name):
+    """Exit 0 if ENDPOINT (NAME or NETWORK/NAME) exists, 3 if not (prints nothing)."""
+    exists_exit(lambda: lookup.endpoint(service().read(), name))
+
+
+@endpoint.command()
+@click.argument("names", nargs=-1, required=True, shell_complete=complete.endpoints)
 @click.option("-f", "--force", is_flag=True, help="Leave first if joined; missing is fine.")
 def rm(names, force):
     """Remove endpoints (refused while joined unless -f)."""
@@ -80,8 +90,8 @@ def rm(names, force):
 
 
 @endpoint.command()
-@click.argument("endpoint_ref", metavar="ENDPOINT")
-@click.argument("sandbox_ref", metavar="SANDBOX")
+@click.argument("endpoint_ref", metavar="ENDPOINT", shell_complete=complete.endpoints)
+@click.argument("sandbox_ref", metavar="SANDBOX", shell_complete=complete.sandboxes)
 @click.option("--priority", type=int, default=0, show_default=True,
               help="Higher wins the default route.")
 def join(endpoint_ref, sandbox_ref, priority):
@@ -92,8 +102,8 @@ def join(endpoint_ref, sandbox_ref, priority):
 
 
 @endpoint.command()
-@click.argument("endpoint_ref", metavar="ENDPOINT")
-@click.argument("sandbox_ref", metavar="SANDBOX")
+@click.argument("endpoint_ref", metavar="ENDPOINT", shell_complete=complete.endpoints)
+@click.argument("sandbox_ref", metavar="SANDBOX", shell_complete=complete.sandboxes)
 def leave(endpoint_ref, sandbox_ref):
     """Take ENDPOINT's interface out of SANDBOX, back to the host."""
     from ..service.endpoints import leave as do_leave

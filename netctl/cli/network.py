@@ -8,7 +8,19 @@ import click
 
 from .. import lookup, output, views
 from ..errors import NetctlError
-from .common import format_options, label_matches, multi, name_matches, parse_filters, report_many, service
+from . import complete
+from .common import (
+    config,
+    format_options,
+    label_matches,
+    multi,
+    name_matches,
+    no_trunc_option,
+    parse_filters,
+    report_many,
+    service,
+    untruncated,
+)
 
 COLUMNS = [
     ("NAME", lambda r: r["name"]),
@@ -26,7 +38,8 @@ def network() -> None:
 
 @network.command()
 @click.argument("name")
-@click.option("-d", "--driver", default="bridge", show_default=True, help="bridge, null or host.")
+@click.option("-d", "--driver", default=None, metavar="DRIVER", shell_complete=complete.drivers,
+              help="bridge, null or host  [default: bridge, or default_driver in the config file]")
 @multi("--subnet", "Subnet in CIDR form (one IPv4, one IPv6).", "CIDR")
 @multi("--gateway", "Gateway for the matching subnet.", "IP")
 @multi("--ip-range", "Allocate endpoint addresses from this sub-range.", "CIDR")
@@ -40,20 +53,22 @@ def network() -> None:
 @click.option("--ignore", is_flag=True, help="Succeed without change if the network exists.")
 def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal, label, opts, ignore):
     """Create network NAME and print its name."""
-    from ..service.networks import NetworkRequest, create as create_network
+    from ..service.networks import NetworkRequest
+    from ..service.networks import create as create_network
 
     req = NetworkRequest(name=name, driver=driver, subnets=list(subnet), gateways=list(gateway),
                          ip_ranges=list(ip_range), aux_addresses=list(aux_address), ipv6=ipv6,
                          internal=internal, labels=list(label), options=list(opts))
-    net = create_network(service(), req, ignore=ignore)
+    net = create_network(service(), req, ignore=ignore, config=config())
     click.echo(net.name)
 
 
 @network.command("ls")
 @format_options
+@no_trunc_option
 @click.option("-f", "--filter", "filters", multiple=True, metavar="KEY=VALUE",
               help="driver=, label=k[=v], name= (AND across keys, OR within a key).")
-def list_(fmt, quiet, filters):
+def list_(fmt, quiet, no_trunc, filters):
     """List networks."""
     wanted = parse_filters(filters, ("driver", "label", "name"))
     state = service().read()
@@ -66,11 +81,11 @@ def list_(fmt, quiet, filters):
         if "label" in wanted and not any(label_matches(net.labels, w) for w in wanted["label"]):
             continue
         rows.append(views.network(state, net))
-    output.render(rows, COLUMNS, fmt, quiet)
+    output.render(rows, untruncated(COLUMNS, no_trunc), fmt, quiet)
 
 
 @network.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=complete.networks)
 @format_options
 def inspect(names, fmt, quiet):
     """Show networks as a JSON array (the ones found; exit 3 if any is missing)."""
@@ -86,7 +101,7 @@ def inspect(names, fmt, quiet):
 
 
 @network.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete.networks)
 def exists(name):
     """Exit 0 if network NAME exists, 3 if not (prints nothing)."""
     try:
@@ -98,7 +113,7 @@ def exists(name):
 
 
 @network.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=complete.networks)
 @click.option("-f", "--force", is_flag=True, help="A missing network is not an error.")
 def rm(names, force):
     """Remove networks (refused while they have endpoints)."""
@@ -111,7 +126,8 @@ def rm(names, force):
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 def prune(force):
     """Remove every network that has no endpoints."""
-    from ..service.networks import prune as prune_networks, prune_candidates
+    from ..service.networks import prune as prune_networks
+    from ..service.networks import prune_candidates
 
     ctx = service()
     if not force and sys.stdin.isatty():
@@ -125,8 +141,8 @@ def prune(force):
 
 
 @network.command()
-@click.argument("network_ref", metavar="NETWORK")
-@click.argument("sandbox_ref", metavar="SANDBOX")
+@click.argument("network_ref", metavar="NETWORK", shell_complete=complete.networks)
+@click.argument("sandbox_ref", metavar="SANDBOX", shell_complete=complete.sandboxes)
 @click.option("--name", default=None, help="Endpoint name (default: the sandbox's name).")
 @click.option("--ip", default=None, help="IPv4 address.")
 @click.option("--ip6", default=None, help="IPv6 address.")
@@ -146,8 +162,8 @@ def connect(network_ref, sandbox_ref, name, ip, ip6, mac, alias, link_local_ip, 
 
 
 @network.command()
-@click.argument("network_ref", metavar="NETWORK")
-@click.argument("sandbox_ref", metavar="SANDBOX")
+@click.argument("network_ref", metavar="NETWORK", shell_complete=complete.networks)
+@click.argument("sandbox_ref", metavar="SANDBOX", shell_complete=complete.sandboxes)
 @click.option("-f", "--force", is_flag=True, help="Not connected (or missing) is not an error.")
 def disconnect(network_ref, sandbox_ref, force):
     """Leave and delete SANDBOX's endpoint on NETWORK."""

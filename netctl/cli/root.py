@@ -12,6 +12,8 @@ import click
 from ..errors import NetctlError
 from ..store import DEFAULT_PATH
 
+CONFIG_PATH = "/etc/netctl/netctl.toml"  # = config.DEFAULT_PATH, without importing it for --help
+
 DEBUG_ENV = "NETCTL_DEBUG"
 
 
@@ -56,10 +58,17 @@ class RootGroup(click.Group):
 
 
 class Settings:
-    def __init__(self, state: str, lock_timeout: float):
+    def __init__(self, state: str, lock_timeout: float, config: str = CONFIG_PATH):
         self.state = state
         self.lock_timeout = lock_timeout
+        self.config_path = config
         self._context = None
+
+    def config(self):
+        """The parsed config file, read only by the commands that use it (not ls/inspect)."""
+        from ..config import load
+
+        return load(self.config_path)
 
     @property
     def context(self):
@@ -77,9 +86,15 @@ class Settings:
 @click.option("--lock-timeout", envvar="NETCTL_LOCK_TIMEOUT", default=30.0, show_default=True,
               show_envvar=True, type=click.FloatRange(min=0), metavar="SECONDS",
               help="How long to wait for the state lock before giving up (exit 7).")
+@click.option("--config", envvar="NETCTL_CONFIG", default=CONFIG_PATH, show_default=True,
+              show_envvar=True, metavar="PATH",
+              help="Config file: default pools, excluded ranges, MTU, driver (/dev/null: none).")
+@click.option("--color", envvar="NETCTL_COLOR", default="auto", show_default=True, show_envvar=True,
+              type=click.Choice(["auto", "always", "never"]),
+              help="Colour tables: auto = on a terminal unless NO_COLOR is set.")
 @click.version_option(package_name="netctl", prog_name="netctl")
 @click.pass_context
-def main(ctx: click.Context, state: str, lock_timeout: float) -> None:
+def main(ctx: click.Context, state: str, lock_timeout: float, config: str, color: str) -> None:
     """Container networking without a daemon: networks, endpoints and sandboxes on the real
     kernel, in libnetwork's model.
 
@@ -87,15 +102,21 @@ def main(ctx: click.Context, state: str, lock_timeout: float) -> None:
     Exit codes: 0 ok, 1 kernel/unexpected, 2 invalid input, 3 not found, 4 conflict,
     5 exhausted, 6 permission, 7 busy (lock), 8 bad state file, 9 drift found.
     """
-    ctx.obj = Settings(state, lock_timeout)
+    from ..output import set_color
+
+    set_color(color)
+    ctx.obj = Settings(state, lock_timeout, config)
 
 
 def _register() -> None:
-    from . import endpoint, network, sandbox
+    from . import completion, endpoint, network, sandbox, status
 
     main.add_command(network.network)
     main.add_command(endpoint.endpoint)
     main.add_command(sandbox.sandbox)
+    main.add_command(status.status)
+    main.add_command(completion.completion)
+    __import__(f"{__package__}.maintenance", fromlist=["register"]).register(main)  # check, gc, restore
 
 
 _register()

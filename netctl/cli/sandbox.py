@@ -6,7 +6,8 @@ import click
 
 from .. import lookup, output, views
 from ..errors import NetctlError
-from .common import format_options, multi, report_many, service
+from . import complete
+from .common import exists_exit, format_options, multi, no_trunc_option, report_many, service, untruncated
 
 COLUMNS = [
     ("NAME", lambda r: r["name"]),
@@ -30,7 +31,8 @@ def sandbox() -> None:
 @multi("--add-host", "Extra hosts entry.", "NAME:IP")
 def create(name, hostname, dns, dns_search, dns_option, add_host):
     """Create sandbox NAME (/run/netns/NAME) and print its name."""
-    from ..service.sandboxes import SandboxRequest, create as create_sandbox
+    from ..service.sandboxes import SandboxRequest
+    from ..service.sandboxes import create as create_sandbox
 
     req = SandboxRequest(name=name, hostname=hostname, dns=list(dns), dns_search=list(dns_search),
                          dns_options=list(dns_option), add_hosts=list(add_host))
@@ -39,14 +41,16 @@ def create(name, hostname, dns, dns_search, dns_option, add_host):
 
 @sandbox.command("ls")
 @format_options
-def list_(fmt, quiet):
+@no_trunc_option
+def list_(fmt, quiet, no_trunc):
     """List sandboxes."""
     state = service().read()
-    output.render([views.sandbox(state, s) for s in state.sandboxes], COLUMNS, fmt, quiet)
+    rows = [views.sandbox(state, s) for s in state.sandboxes]
+    output.render(rows, untruncated(COLUMNS, no_trunc), fmt, quiet)
 
 
 @sandbox.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=complete.sandboxes)
 @format_options
 def inspect(names, fmt, quiet):
     """Show sandboxes as a JSON array."""
@@ -62,7 +66,14 @@ def inspect(names, fmt, quiet):
 
 
 @sandbox.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("name", shell_complete=complete.sandboxes)
+def exists(name):
+    """Exit 0 if sandbox NAME exists, 3 if not (prints nothing)."""
+    exists_exit(lambda: lookup.sandbox(service().read(), name))
+
+
+@sandbox.command()
+@click.argument("names", nargs=-1, required=True, shell_complete=complete.sandboxes)
 @click.option("-f", "--force", is_flag=True, help="A missing sandbox is not an error.")
 def rm(names, force):
     """Remove sandboxes with their endpoints, namespaces and /etc/netns files."""
@@ -72,7 +83,7 @@ def rm(names, force):
 
 
 @sandbox.command("exec", context_settings={"ignore_unknown_options": True})
-@click.argument("name")
+@click.argument("name", shell_complete=complete.sandboxes)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_(name, command):
     """Run COMMAND inside sandbox NAME (netctl sandbox exec NAME -- CMD…)."""

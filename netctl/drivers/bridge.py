@@ -67,8 +67,10 @@ class BridgeDriver:
             cidr = _gateway_cidr(net, family)
             if cidr is None or cidr in have:
                 continue
-            if family == 6:
-                tx.step("bridge-ipv6", lambda: k.ipv6_enable(net.bridge))
+            if family == 6:  # an adopted bridge's owner may have turned IPv6 off: undo puts it back
+                was_on: list[bool] = []
+                tx.step("bridge-ipv6", lambda w=was_on: w.append(k.ipv6_enable(net.bridge)),
+                        lambda w=was_on: w[0] or k.ipv6_enable(net.bridge, on=False))
             tx.step(
                 f"bridge-addr{family}",
                 lambda c=cidr, f=family: k.addr_add(net.bridge, c, nodad=f == 6),
@@ -93,9 +95,10 @@ class BridgeDriver:
         self, net: Network, ep: Endpoint, tx: Transaction, into: Sandbox | None = None
     ) -> None:
         k = self.kernel
-        taken: set[str] = set()
-        ep.host_ifname = _veth_name(k, taken)
-        ep.sandbox_ifname = _veth_name(k, taken)
+        # names are picked once; a re-plumb (repair, restore) re-creates the same pair
+        taken = {n for n in (ep.host_ifname, ep.sandbox_ifname) if n}
+        ep.host_ifname = ep.host_ifname or _veth_name(k, taken)
+        ep.sandbox_ifname = ep.sandbox_ifname or _veth_name(k, taken)
         mtu = int(net.options["mtu"]) if "mtu" in net.options else None
         peer = ep.ifname if into else ep.sandbox_ifname
         tx.step(
@@ -173,19 +176,31 @@ class BridgeDriver:
         tx.step("link-up", lambda: k.link_set_up(ifname, netns=ns),
                 lambda: k.link_set_up(ifname, False, netns=ns))
 
+    def _readdress(self, ep: Endpoint, ns: str, ifname: str) -> None:
+        """Undo of taking the interface down (and out): a move drops all its addresses and
+        its IPv6 switch, going down drops the IPv6 ones. Put back what is missing, then up."""
+        from ipaddress import ip_interface
+
+        k, link = self.kernel, self.kernel.link_get(ifname, netns=ns)
+        have = {ip_interface(a) for a in link.addresses} if link else set()
+        missing = [a for a in (ep.ipv4, ep.ipv6, *ep.link_local) if a and ip_interface(a) not in have]
+        if any(":" in a for a in missing):
+            k.ipv6_enable(ifname, netns=ns)
+        for cidr in missing:
+            k.addr_add(ifname, cidr, netns=ns, nodad=":" in cidr)
+        k.link_set_up(ifname, netns=ns)
+
     def leave(self, net: Network, ep: Endpoint, sb: Sandbox, tx: Transaction) -> None:
-        """Set down, rename back and return the interface to the host namespace."""
-        k = self.kernel
-        if not k.netns_exists(sb.name) or k.link_get(ep.ifname, netns=sb.name) is None:
+        """Set down, rename back and return the interface to the host namespace.  The names
+        are bound now: the caller clears ``ep.ifname`` before any undo could run."""
+        k, ns, ifname, parked = self.kernel, sb.name, ep.ifname, ep.sandbox_ifname
+        if not k.netns_exists(ns) or k.link_get(ifname, netns=ns) is None:
             return  # the namespace or link is gone already: nothing to bring back
-        tx.step("leave-down", lambda: k.link_set_up(ep.ifname, False, netns=sb.name),
-                lambda: k.link_set_up(ep.ifname, netns=sb.name))
+        tx.step("leave-down", lambda: k.link_set_up(ifname, False, netns=ns),
+                lambda: self._readdress(ep, ns, ifname))
         try:
-            tx.step(
-                "leave-move",
-                lambda: k.link_move(ep.ifname, src=sb.name, dst=None, new_name=ep.sandbox_ifname),
-                lambda: k.link_move(ep.sandbox_ifname, src=None, dst=sb.name, new_name=ep.ifname),
-            )
+            tx.step("leave-move", lambda: k.link_move(ifname, src=ns, dst=None, new_name=parked),
+                    lambda: k.link_move(parked, src=None, dst=ns, new_name=ifname))
         except KernelError as exc:
             if exc.errno != errno.ENODEV:
                 raise

@@ -59,8 +59,10 @@ class Kernel(Protocol):
 
     def netns_exists(self, name: str) -> bool: ...
 
-    def netns_create(self, name: str) -> None:
-        """Create NAME with ``lo`` up and IPv6 disabled on all interfaces but ``lo``."""
+    def netns_create(self, name: str, alias: str | None = None) -> None:
+        """Create NAME with ``lo`` up and IPv6 disabled on all interfaces but ``lo``; with
+        ``alias``, ``lo`` carries it as its ifalias (how netctl marks its own namespaces, so a
+        leftover can be told from a foreign one). If marking fails, NAME is removed again."""
 
     def netns_delete(self, name: str) -> None: ...
 
@@ -103,8 +105,9 @@ class Kernel(Protocol):
         """Move link ``name`` from namespace ``src`` to ``dst`` (None = host), renaming it to
         ``new_name`` in the same request when given."""
 
-    def ipv6_enable(self, name: str, netns: str | None = None) -> None:
-        """Turn IPv6 on for one interface (``disable_ipv6=0``)."""
+    def ipv6_enable(self, name: str, netns: str | None = None, on: bool = True) -> bool:
+        """Turn IPv6 on for one interface (``disable_ipv6=0``), or off with ``on=False``;
+        return whether it was on before, so an undo can put it back."""
 
     # --- addresses and routes ---
     def addr_add(self, name: str, cidr: str, netns: str | None = None, nodad: bool = False) -> None: ...

@@ -66,14 +66,14 @@ class FakeKernel(FakeState):
         return name != HOST and name in self._ns
 
     @_mutating
-    def netns_create(self, name: str) -> None:
+    def netns_create(self, name: str, alias: str | None = None) -> None:
         what = f"create network namespace {name}"
         if not name or "/" in name or name in (".", ".."):
             raise fail(what, errno.EINVAL)
         if name in self._ns:
             raise fail(what, errno.EEXIST)
         self._ns[name] = FNetns(ipv6=False)
-        self._add(name, "lo", kind="", mac="00:00:00:00:00:00", mtu=65536, up=True)
+        self._add(name, "lo", kind="", mac="00:00:00:00:00:00", mtu=65536, up=True, alias=alias)
         self._ns[name].links["lo"].addresses = list(LOOPBACK)
 
     @_mutating
@@ -185,8 +185,12 @@ class FakeKernel(FakeState):
                 peer.peer = [dst or HOST, new]
 
     @_mutating
-    def ipv6_enable(self, name: str, netns: str | None = None) -> None:
-        self._link(name, netns, f"enable IPv6 on {name}").ipv6 = True
+    def ipv6_enable(self, name: str, netns: str | None = None, on: bool = True) -> bool:
+        link = self._link(name, netns, f"{'enable' if on else 'disable'} IPv6 on {name}")
+        was_on, link.ipv6 = link.ipv6, on
+        if not on:  # as the kernel: turning IPv6 off drops the link's IPv6 addresses
+            link.addresses = [a for a in link.addresses if ":" not in a]
+        return was_on
 
     # --- addresses and routes ---
     @_mutating

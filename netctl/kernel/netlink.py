@@ -120,9 +120,15 @@ class NetlinkKernel:
     def netns_exists(self, name: str) -> bool:
         return ns.inode(name, self._nsfs_dev) is not None
 
-    def netns_create(self, name: str) -> None:
+    def netns_create(self, name: str, alias: str | None = None) -> None:
         self._drop_socket(name)
         ns.create(name, self._nsfs_dev, self._host_fd)  # its socket opens when first needed
+        if alias:
+            try:
+                self._set("lo", name, f"mark network namespace {name}", ifalias=alias)
+            except BaseException:
+                self.netns_delete(name)
+                raise
 
     def netns_delete(self, name: str) -> None:
         self._drop_socket(name)
@@ -259,16 +265,20 @@ class NetlinkKernel:
             return False
         return True
 
-    def ipv6_enable(self, name: str, netns: str | None = None) -> None:
-        what = f"enable IPv6 on {name}"
+    def ipv6_enable(self, name: str, netns: str | None = None, on: bool = True) -> bool:
+        what = f"{'enable' if on else 'disable'} IPv6 on {name}"
         if "/" in name or name in ("", ".", "..", "all", "default"):
             raise errors.KernelError(f"{what}: invalid interface name", errno.EINVAL)
+        path = f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6"
         with self._inside(netns), _mapped(what):
             try:
-                ns.write_sysctl(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "0")
+                with open(path) as f:
+                    was_on = f.read().strip() == "0"
+                ns.write_sysctl(path, "0" if on else "1")
             except FileNotFoundError:
                 code = errno.ENODEV if os.path.isdir("/proc/sys/net/ipv6") else errno.EAFNOSUPPORT
                 raise errors.KernelError(f"{what}: {os.strerror(code)}", code) from None
+        return was_on
 
     # --- addresses and routes ---
     def addr_add(self, name: str, cidr: str, netns: str | None = None, nodad: bool = False) -> None:

@@ -11,7 +11,7 @@ from .. import lookup
 from ..drivers.base import get_driver
 from ..errors import Conflict, NotFound
 from ..model import Endpoint
-from . import endpoints, gateway
+from . import endpoints, gateway, leftovers
 from .context import Context
 from .endpoints import EndpointRequest
 
@@ -43,6 +43,7 @@ def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointReque
         if driver.plumbs:
             if not ctx.kernel.netns_exists(sb.name):
                 raise NotFound(f"namespace of sandbox {sb.name!r} is gone (run 'netctl gc')")
+            leftovers.clear_sandbox(ctx, state, sb)  # a killed run's eth<n> would collide
             driver.check_routes(net, ep, sb)
             ep.ifname = f"{net.options.get('iface_prefix', 'eth')}{sb.next_ifindex}"
             sb.next_ifindex += 1

@@ -15,7 +15,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError, NotFound
 from ..model import Endpoint, Network, Sandbox, State, new_id, now
 from ..txn import Transaction
-from . import gateway
+from . import gateway, leftovers
 from .context import Context
 
 
@@ -95,6 +95,8 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
     driver = get_driver(net.driver, ctx)
     if not ctx.kernel.netns_exists(sb.name) and driver.plumbs:
         raise NotFound(f"namespace of sandbox {sb.name!r} is gone (run 'netctl gc')")
+    if driver.plumbs:
+        leftovers.clear_sandbox(ctx, state, sb)  # a killed run's eth<n> would collide
     ep.sandbox, ep.priority = sb.id, priority
     if driver.plumbs:
         ep.ifname = f"{net.options.get('iface_prefix', 'eth')}{sb.next_ifindex}"
@@ -105,16 +107,19 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
 
 def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transaction,
            bring_back: bool = True) -> None:
-    """Detach ``ep`` from ``sb``.  Without ``bring_back`` the interface stays where it is
+    """Detach ``ep`` from ``sb``.  The default routes are re-elected first, without ``ep``,
+    while its interface is still there: each route change is then an undoable step, not a
+    side effect of the move.  Without ``bring_back`` the interface stays where it is
     because the caller deletes it next (deleting the host end removes the pair, which is
     cheaper than moving it out first)."""
     net = state.network_by_id(ep.network)
     driver = get_driver(net.driver, ctx)
-    if driver.plumbs and ep.ifname and bring_back:
-        driver.leave(net, ep, sb, tx)
-    ep.sandbox, ep.ifname, ep.priority = None, None, 0
+    ep.sandbox = None
     if driver.plumbs and ctx.kernel.netns_exists(sb.name):
         gateway.apply(ctx.kernel, state, sb, tx)
+    if driver.plumbs and ep.ifname and bring_back:
+        driver.leave(net, ep, sb, tx)
+    ep.ifname, ep.priority = None, 0
 
 
 def join(ctx: Context, endpoint_ref: str, sandbox_ref: str, priority: int = 0) -> Endpoint:
@@ -143,7 +148,8 @@ def delete(ctx: Context, state: State, ep: Endpoint, tx: Transaction, force: boo
             raise Conflict(f"endpoint {ep.name!r} is joined to sandbox {sb.name!r} (use -f to leave first)")
         _leave(ctx, state, ep, sb, tx, bring_back=False)
     net = state.network_by_id(ep.network)
-    get_driver(net.driver, ctx).delete_endpoint(net, ep)
+    driver = get_driver(net.driver, ctx)
+    tx.on_commit("veth-delete", lambda: driver.delete_endpoint(net, ep))  # cannot be undone
     state.endpoints.remove(ep)
 
 

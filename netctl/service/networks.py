@@ -6,16 +6,19 @@ from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
 
 from .. import etcfiles, hostsfile, ipam, ipam_request, lookup, validate
+from ..config import Config
 from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError
 from ..model import Network, State, Subnet, new_id, now
+from ..txn import Transaction
+from . import leftovers
 from .context import Context
 
 
 @dataclass
 class NetworkRequest:
     name: str
-    driver: str = "bridge"
+    driver: str | None = None  # None: the config's default_driver (bridge)
     subnets: list[str] = field(default_factory=list)
     gateways: list[str] = field(default_factory=list)
     ip_ranges: list[str] = field(default_factory=list)
@@ -60,17 +63,18 @@ def _plan_subnet(state: State, req: ipam_request.SubnetRequest) -> Subnet:
     return sub
 
 
-def _plan_ipam(ctx: Context, state: State, net: Network, req: NetworkRequest) -> None:
+def _plan_ipam(ctx: Context, state: State, net: Network, req: NetworkRequest, cfg: Config) -> None:
     requests = ipam_request.build(req.subnets, req.gateways, req.ip_ranges, req.aux_addresses)
     if any(ip_network(r.subnet).version == 6 for r in requests):
         net.ipv6 = True
     if not any(ip_network(r.subnet).version == 4 for r in requests):
         requests.insert(0, ipam_request.SubnetRequest(subnet=""))
-    blockers = _host_blockers(ctx, net.bridge)
+    blockers = _host_blockers(ctx, net.bridge) + [(x, f"excluded range {x} ({cfg.path})")
+                                                   for x in cfg.exclude]
     for r in requests:
         if not r.subnet:
             taken = [s for _, s in ipam.network_subnets(state.networks)]
-            choice = ipam.choose_pool(ipam.DEFAULT_POOLS, state.pool_index, taken,
+            choice = ipam.choose_pool(cfg.pools or ipam.DEFAULT_POOLS, state.pool_index, taken,
                                       [b for b, _ in blockers])
             state.pool_index = choice.next_index
             r.subnet = str(choice.subnet)
@@ -82,7 +86,7 @@ def _plan_ipam(ctx: Context, state: State, net: Network, req: NetworkRequest) ->
         net.subnets.append(_plan_subnet(state, r))
     if net.ipv6 and net.subnet_for(6) is None:
         state.ula_prefix = state.ula_prefix or ipam.new_ula_prefix()
-        taken = [s for _, s in ipam.network_subnets(state.networks)]
+        taken = [s for _, s in ipam.network_subnets(state.networks)] + list(cfg.exclude)
         ula = ipam.choose_ula_subnet(state.ula_prefix, taken)
         net.subnets.append(_plan_subnet(state, ipam_request.SubnetRequest(str(ula))))
     v6 = net.subnet_for(6)
@@ -106,9 +110,12 @@ def _refuse_ipam(driver_name: str, req: NetworkRequest, options: dict[str, str])
         raise InvalidInput(f"the {driver_name} driver takes no options")
 
 
-def create(ctx: Context, req: NetworkRequest, ignore: bool = False) -> Network:
+def create(ctx: Context, req: NetworkRequest, ignore: bool = False,
+           config: Config | None = None) -> Network:
+    """``config`` (the parsed netctl.toml) supplies the driver, MTU, pools and excluded ranges."""
+    cfg = config or Config()
     name = validate.name(req.name, "network name")
-    driver_name = validate.driver(req.driver)
+    driver_name = validate.driver(req.driver or cfg.default_driver)
     labels = validate.labels(req.labels)
     options = validate.options(req.options)
     if driver_name != "bridge":
@@ -126,18 +133,22 @@ def create(ctx: Context, req: NetworkRequest, ignore: bool = False) -> Network:
         if driver_name == "bridge":
             net.bridge = options.get("bridge") or f"br-{net.id[:12]}"
             _check_bridge(state, net)
-            _plan_ipam(ctx, state, net, req)
+            leftovers.clear_bridges(ctx, state)  # a killed create's bridge would block its subnet
+            if cfg.default_mtu and "mtu" not in net.options:
+                net.options["mtu"] = str(cfg.default_mtu)  # recorded: later config edits keep it
+            _plan_ipam(ctx, state, net, req, cfg)
         get_driver(driver_name, ctx).create_network(net, tx)
         state.networks.append(net)
     return net
 
 
-def _remove_one(ctx: Context, state: State, net: Network) -> None:
+def _remove_one(ctx: Context, state: State, net: Network, tx: Transaction) -> None:
     eps = state.endpoints_of(net)
     if eps:
         names = ", ".join(e.name for e in eps)
         raise Conflict(f"network {net.name!r} has {len(eps)} active endpoint(s) ({names})")
-    get_driver(net.driver, ctx).delete_network(net)
+    driver = get_driver(net.driver, ctx)
+    tx.on_commit("bridge-delete", lambda: driver.delete_network(net))  # cannot be undone
     state.networks.remove(net)
 
 
@@ -147,14 +158,14 @@ def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str
     errors: list[NetctlError] = []
     for ref in refs:
         try:
-            with ctx.mutation() as (state, _tx):
+            with ctx.mutation() as (state, tx):
                 try:
                     net = lookup.network(state, ref)
                 except NetctlError as exc:
                     if force and exc.exit_code == 3:
                         continue
                     raise
-                _remove_one(ctx, state, net)
+                _remove_one(ctx, state, net, tx)
             removed.append(net.name)
         except NetctlError as exc:
             errors.append(exc)
@@ -166,9 +177,9 @@ def prune_candidates(state: State) -> list[Network]:
 
 
 def prune(ctx: Context) -> list[str]:
-    with ctx.mutation() as (state, _tx):
+    with ctx.mutation() as (state, tx):
         names = []
         for net in prune_candidates(state):
-            _remove_one(ctx, state, net)
+            _remove_one(ctx, state, net, tx)
             names.append(net.name)
     return names

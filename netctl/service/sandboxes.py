@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from .. import etcfiles, lookup, validate
 from ..errors import Conflict, NetctlError, NotFound
+from ..kernel.base import OWNER_PREFIX
 from ..model import Sandbox, State, new_id, now
 from ..txn import Transaction
-from . import endpoints
+from . import endpoints, leftovers
 from .context import Context
 
 
@@ -43,7 +44,7 @@ def _build(req: SandboxRequest) -> Sandbox:
 
 
 def _option(value: str) -> str:
-    if not value or any(c.isspace() for c in value):
+    if not value or any(c.isspace() for c in value) or not validate.is_utf8(value):
         raise validate.InvalidInput(f"invalid --dns-option {value!r}")
     return value
 
@@ -53,12 +54,14 @@ def create(ctx: Context, req: SandboxRequest) -> Sandbox:
     with ctx.mutation() as (state, tx):
         if any(s.name == sb.name for s in state.sandboxes):
             raise Conflict(f"sandbox {sb.name!r} already exists")
-        if ctx.kernel.netns_exists(sb.name):
+        if ctx.kernel.netns_exists(sb.name) and not leftovers.clear_namespace(ctx, state, sb.name):
             raise Conflict(f"network namespace {sb.name!r} exists and is not netctl's")
-        tx.step("netns-create", lambda: ctx.kernel.netns_create(sb.name),
+        tx.step("netns-create", lambda: ctx.kernel.netns_create(sb.name, alias=OWNER_PREFIX + sb.id),
                 lambda: ctx.kernel.netns_delete(sb.name))
-        tx.step("netns-files", lambda: etcfiles.sandbox_dir(sb.name).mkdir(parents=True, exist_ok=True),
-                lambda: etcfiles.remove_sandbox_files(sb.name))
+        files = etcfiles.sandbox_dir(sb.name)
+        made = not files.exists()  # undo removes only what this create made
+        tx.step("netns-files", lambda: files.mkdir(parents=True, exist_ok=True),
+                lambda: made and etcfiles.remove_sandbox_files(sb.name))
         state.sandboxes.append(sb)
     return sb
 
@@ -67,9 +70,9 @@ def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction) -> None:
     """Leave and delete every endpoint of ``sb``, then its namespace and files."""
     for ep in state.endpoints_in(sb):
         endpoints.delete(ctx, state, ep, tx, force=True)
-    if ctx.kernel.netns_exists(sb.name):
-        ctx.kernel.netns_delete(sb.name)
-    etcfiles.remove_sandbox_files(sb.name)
+    k = ctx.kernel  # deleting cannot be undone: only once the state says it is gone
+    tx.on_commit("netns-delete", lambda: leftovers.owns_namespace(ctx, sb) and k.netns_delete(sb.name))
+    tx.on_commit("netns-files-delete", lambda: etcfiles.remove_sandbox_files(sb.name))
     state.sandboxes.remove(sb)
 
 

@@ -26,6 +26,8 @@ class Cli:
         self.kernel_file = tmp / "kernel.json"
         monkeypatch.setenv("NETCTL_STATE", str(self.state))
         monkeypatch.setenv("NETCTL_FAKE_KERNEL", str(self.kernel_file))
+        self.config = tmp / "netctl.toml"  # absent unless a test writes it: the machine's never counts
+        monkeypatch.setenv("NETCTL_CONFIG", str(self.config))
         monkeypatch.delenv("NETCTL_FAULT", raising=False)
         self.etc = tmp / "etc-netns"
         monkeypatch.setattr("netctl.etcfiles.ETC_DIR", self.etc)

@@ -225,3 +225,14 @@ def test_importing_the_kernel_package_does_not_import_pyroute2():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_ipv6_switch_returns_what_it_was_and_off_drops_ipv6_addresses(k):
+    k.bridge_create("br0", mac="02:00:00:00:00:01", alias="x")
+    assert k.ipv6_enable("br0") is True  # host links start with IPv6 on
+    k.addr_add("br0", "10.0.0.1/24")
+    k.addr_add("br0", "fd00::1/64", nodad=True)
+    assert k.ipv6_enable("br0", on=False) is True
+    assert k.link_get("br0").addresses == ("10.0.0.1/24",)
+    assert k.ipv6_enable("br0", on=False) is False
+    assert _code(k.addr_add, "br0", "fd00::1/64") == errno.EACCES

@@ -92,6 +92,7 @@ print(json.dumps(heavy), file=sys.stderr)
 @pytest.mark.parametrize("args", [
     ["--help"], ["network", "ls"], ["network", "ls", "--format", "json"], ["endpoint", "ls", "-q"],
     ["sandbox", "ls"], ["network", "inspect", "nosuch"],
+    ["status"], ["status", "--format", "json"], ["completion", "bash"],
 ])
 def test_read_paths_load_neither_pyroute2_nor_rich(tmp_path, args):
     env = {**os.environ, "NETCTL_STATE": str(tmp_path / "state.toml")}

@@ -193,3 +193,35 @@ def test_no_trace_without_the_variable(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run_steps([])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_on_commit_runs_after_success_in_order():
+    log: list[str] = []
+    with Transaction() as tx:
+        tx.step("a", lambda: log.append("do a"), lambda: log.append("undo a"))
+        tx.on_commit("del x", lambda: log.append("delete x"))
+        tx.on_commit("del y", lambda: log.append("delete y"))
+        log.append("save")
+    assert log == ["do a", "save", "delete x", "delete y"]
+
+
+def test_on_commit_never_runs_when_the_transaction_fails():
+    log: list[str] = []
+    with pytest.raises(Boom), Transaction() as tx:
+        tx.on_commit("del x", lambda: log.append("delete x"))
+        tx.step("a", lambda: log.append("do a"), lambda: log.append("undo a"))
+        raise Boom("save failed")
+    assert log == ["do a", "undo a"]
+
+
+def test_a_failing_on_commit_action_is_a_warning_and_the_rest_still_run(capsys):
+    log: list[str] = []
+
+    def fail():
+        raise KernelError("delete link x: Device or resource busy")
+
+    with Transaction() as tx:
+        tx.on_commit("veth-delete", fail)
+        tx.on_commit("netns-delete", lambda: log.append("netns gone"))
+    assert log == ["netns gone"]
+    assert capsys.readouterr().err == "netctl: warning: veth-delete: delete link x: Device or resource busy\n"

@@ -1,0 +1,260 @@
+"""State against kernel: what differs, as a list of findings (spec §12).
+
+Pure: the caller reads the kernel into ``Facts`` (service/check.py) and passes what the state
+wants that is not a plain field (the elected default routes); this module only compares, so
+every rule can be unit-tested with hand-made facts and the same findings drive ``check``,
+``check --repair`` and ``restore``.  Each finding names the repair phase that fixes it; the
+phases are listed in the order §12 repairs them.
+
+Ownership is decided here too: a link (or a namespace, through its ``lo``) marked
+``netctl:<id>`` whose ID matches no object is an orphan, the only thing netctl may delete
+without being asked; an unmarked one is the machine's and is never reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import ip_interface
+
+from .hostsfile import hosts, resolv_conf
+from .kernel.base import Link, Route
+from .model import Endpoint, Network, Sandbox, State
+
+BRIDGE, SANDBOX, ENDPOINT, ROUTE, ORPHAN, FILE = "bridge", "sandbox", "endpoint", "route", "orphan", "file"
+PHASES = (BRIDGE, SANDBOX, ENDPOINT, ROUTE, ORPHAN, FILE)
+FILES = ("hosts", "resolv.conf")
+LEFT_OVER = "left over (owner not in state)"
+
+
+@dataclass(frozen=True)
+class Finding:
+    phase: str  # one of PHASES: which repair step fixes it
+    kind: str  # what the subject is: network, sandbox, endpoint, link, netns
+    subject: str  # "endpoint web (demo)"
+    problem: str  # "host veth vethabc1234 missing"
+    target: str = ""  # the object's ID; for an orphan, the link or namespace name
+    netns: str | None = None  # where an orphan link lives (None: the host)
+
+    @property
+    def line(self) -> str:
+        return f"{self.subject}: {self.problem}"
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"phase": self.phase, "kind": self.kind, "subject": self.subject, "problem": self.problem,
+                "target": self.target, "netns": self.netns}
+
+
+@dataclass
+class NetnsView:
+    links: dict[str, Link]
+    routes: list[Route] = field(default_factory=list)
+
+
+@dataclass
+class Facts:
+    """What the kernel and /etc/netns held when read."""
+
+    host: dict[str, Link]  # links of the host namespace by name
+    netns: dict[str, NetnsView]  # every mounted namespace (routes read for sandboxes only)
+    files: dict[str, dict[str, str | None]]  # sandbox name -> file name -> text (None: missing)
+    host_resolv: str = ""
+
+
+def object_ids(state: State) -> set[str]:
+    return {o.id for o in (*state.networks, *state.endpoints, *state.sandboxes)}
+
+
+def is_orphan(link: Link | None, ids: set[str]) -> bool:
+    return link is not None and link.owner is not None and link.owner not in ids
+
+
+def _same_addr(a: str, b: str) -> bool:
+    try:
+        return ip_interface(a) == ip_interface(b)
+    except ValueError:
+        return False
+
+
+def _missing_addrs(link: Link, wanted: list[str]) -> list[str]:
+    return [w for w in wanted if not any(_same_addr(w, have) for have in link.addresses)]
+
+
+def _gateway_cidrs(net: Network) -> list[str]:
+    out = []
+    for family in (4, 6):
+        sub = net.subnet_for(family)
+        if sub and sub.gateway:  # what the bridge driver puts on the bridge
+            out.append(f"{sub.gateway}/{sub.subnet.split('/')[1]}")
+    return out
+
+
+def _bridge(net: Network, facts: Facts) -> list[Finding]:
+    subject = f"network {net.name}"
+    link = facts.host.get(net.bridge or "")
+    if link is None:
+        return [Finding(BRIDGE, "network", subject, f"bridge {net.bridge} missing", net.id)]
+    if link.kind != "bridge":
+        problem = f"{net.bridge} is a {link.kind or 'plain'} link, not a bridge"
+        return [Finding(BRIDGE, "network", subject, problem, net.id)]
+    out = []
+    if not link.up:
+        out.append(Finding(BRIDGE, "network", subject, f"bridge {net.bridge} down", net.id))
+    for cidr in _missing_addrs(link, _gateway_cidrs(net)):
+        problem = f"bridge {net.bridge} lacks gateway address {cidr}"
+        out.append(Finding(BRIDGE, "network", subject, problem, net.id))
+    return out
+
+
+def usable(sb: Sandbox, facts: Facts) -> bool:
+    """The sandbox's namespace is there and is the one netctl made for it (``lo`` marked
+    with its ID): only then is anything inside it checked or repaired."""
+    view = facts.netns.get(sb.name)
+    return view is not None and _owner(view.links.get("lo")) == sb.id
+
+
+def _owner(link: Link | None) -> str | None:
+    return link.owner if link is not None else None
+
+
+def _sandbox(sb: Sandbox, facts: Facts) -> list[Finding]:
+    if usable(sb, facts):
+        return []
+    if sb.name in facts.netns:
+        problem = f"namespace /run/netns/{sb.name} is not netctl's (lo carries no mark for this sandbox)"
+    else:
+        problem = f"namespace /run/netns/{sb.name} missing"
+    return [Finding(SANDBOX, "sandbox", f"sandbox {sb.name}", problem, sb.id)]
+
+
+def _host_end(ep: Endpoint, net: Network, facts: Facts) -> list[str]:
+    link = facts.host.get(ep.host_ifname or "")
+    if link is None:
+        return [f"host veth {ep.host_ifname} missing"]
+    if link.owner != ep.id:
+        return [f"host veth {ep.host_ifname} is not this endpoint's"]
+    out = [] if link.up else [f"host veth {ep.host_ifname} down"]
+    if link.master != net.bridge:
+        out.append(f"host veth {ep.host_ifname} not a port of {net.bridge}")
+    return out
+
+
+def _inside(ep: Endpoint, sb: Sandbox, facts: Facts) -> list[str]:
+    link = facts.netns[sb.name].links.get(ep.ifname or "")
+    where = f"{ep.ifname} in sandbox {sb.name}"
+    if link is None:
+        return [f"{where} missing"]
+    if link.owner != ep.id:
+        return [f"{where} is not this endpoint's"]
+    out = [] if link.up else [f"{where} down"]
+    if ep.mac and link.mac.lower() != ep.mac.lower():
+        out.append(f"{where} has MAC {link.mac}, not {ep.mac}")
+    wanted = [a for a in (ep.ipv4, ep.ipv6, *ep.link_local) if a]
+    out += [f"{where} lacks address {a}" for a in _missing_addrs(link, wanted)]
+    return out
+
+
+def _parked(ep: Endpoint, facts: Facts) -> list[str]:
+    link = facts.host.get(ep.sandbox_ifname or "")
+    if link is None:
+        return [f"parked veth {ep.sandbox_ifname} missing from the host namespace"]
+    if link.owner != ep.id:
+        return [f"parked veth {ep.sandbox_ifname} is not this endpoint's"]
+    return []
+
+
+def _endpoint(state: State, ep: Endpoint, facts: Facts) -> list[Finding]:
+    net = _by_id(state.networks, ep.network)
+    if net is None or net.driver != "bridge":
+        return []  # null/host endpoints have no interface
+    sb = _by_id(state.sandboxes, ep.sandbox) if ep.sandbox else None
+    if ep.sandbox and (sb is None or not usable(sb, facts)):
+        return []  # the sandbox finding covers it
+    problems = _host_end(ep, net, facts)
+    problems += _inside(ep, sb, facts) if sb and ep.ifname else _parked(ep, facts)
+    subject = f"endpoint {ep.name} ({net.name})"
+    return [Finding(ENDPOINT, "endpoint", subject, p, ep.id) for p in problems]
+
+
+def _route_key(route: Route) -> tuple:
+    return (route.family, route.gateway, route.dev)
+
+
+def _routes(sb: Sandbox, facts: Facts, wanted: list[Route]) -> list[Finding]:
+    view = facts.netns.get(sb.name)
+    if view is None or not usable(sb, facts):
+        return []
+    have = {_route_key(r) for r in view.routes if r.dst == "default"}
+    want = {_route_key(r) for r in wanted}
+    subject = f"sandbox {sb.name}"
+    out = [Finding(ROUTE, "sandbox", subject, f"default route via {g} dev {d} missing", sb.id)
+           for _, g, d in sorted(want - have, key=str)]
+    out += [Finding(ROUTE, "sandbox", subject, f"unexpected default route via {g} dev {d}", sb.id)
+            for _, g, d in sorted(have - want, key=str)]
+    return out
+
+
+def _orphans(state: State, facts: Facts) -> list[Finding]:
+    ids = object_ids(state)
+    sandboxes = {s.name for s in state.sandboxes}
+    out = []
+    for name, view in sorted(facts.netns.items()):
+        if name not in sandboxes and is_orphan(view.links.get("lo"), ids):
+            out.append(Finding(ORPHAN, "netns", f"namespace {name}", LEFT_OVER, name, name))
+    for name, link in sorted(facts.host.items()):
+        if is_orphan(link, ids):
+            problem = LEFT_OVER.replace("left over", f"left over {link.kind or 'link'}")
+            out.append(Finding(ORPHAN, "link", f"link {name}", problem, name))
+    for sb in state.sandboxes:
+        for name, link in sorted(facts.netns.get(sb.name, NetnsView({})).links.items()):
+            if is_orphan(link, ids):
+                out.append(Finding(ORPHAN, "link", f"link {name} in sandbox {sb.name}", LEFT_OVER,
+                                   name, sb.name))
+    return out
+
+
+def sandbox_ipv6(state: State, sb: Sandbox) -> bool:
+    """Whether the sandbox's resolv.conf keeps IPv6 nameservers (as Context.refresh_files)."""
+    return any(_by_id(state.networks, e.network) and _by_id(state.networks, e.network).ipv6
+               for e in state.endpoints_in(sb))
+
+
+def rendered(state: State, sb: Sandbox, host_resolv: str) -> dict[str, str]:
+    return {"hosts": hosts(state, sb),
+            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb))}
+
+
+def _files(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
+    if not usable(sb, facts):
+        return []
+    have = facts.files.get(sb.name, {})
+    out = []
+    for fname, text in rendered(state, sb, facts.host_resolv).items():
+        current = have.get(fname)
+        if current != text:
+            state_word = "missing" if current is None else "out of date"
+            problem = f"/etc/netns/{sb.name}/{fname} {state_word}"
+            out.append(Finding(FILE, "sandbox", f"sandbox {sb.name}", problem, sb.id))
+    return out
+
+
+def _by_id(items, oid):
+    return next((o for o in items if o.id == oid), None)
+
+
+def compare(state: State, facts: Facts, wanted_routes: dict[str, list[Route]]) -> list[Finding]:
+    """Every difference, in repair order. ``wanted_routes``: sandbox ID -> its elected
+    default routes (service/gateway.py), passed in so this module stays free of services."""
+    out: list[Finding] = []
+    for net in state.networks:
+        if net.driver == "bridge":
+            out += _bridge(net, facts)
+    for sb in state.sandboxes:
+        out += _sandbox(sb, facts)
+    for ep in state.endpoints:
+        out += _endpoint(state, ep, facts)
+    for sb in state.sandboxes:
+        out += _routes(sb, facts, wanted_routes.get(sb.id, []))
+    out += _orphans(state, facts)
+    for sb in state.sandboxes:
+        out += _files(state, sb, facts)
+    return out

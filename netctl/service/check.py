@@ -1,0 +1,59 @@
+"""``netctl check``: read the kernel and /etc/netns into facts and compare them with state.
+
+The comparison itself is pure (drift.py); this module does the reading.  It runs under the
+state lock even when it only reports, so a half-done operation of another netctl (its links
+exist, its state is not saved yet) is never mistaken for drift or, worse, for an orphan.
+"""
+
+from __future__ import annotations
+
+from .. import drift, etcfiles
+from ..errors import KernelError, PermissionDenied
+from ..kernel.base import Route
+from ..model import State
+from . import gateway
+from .context import Context
+
+
+def _read_file(path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def read_facts(ctx: Context, state: State) -> drift.Facts:
+    k = ctx.kernel
+    sandboxes = {s.name for s in state.sandboxes}
+    views: dict[str, drift.NetnsView] = {}
+    for name in k.netns_list():
+        try:
+            links = {link.name: link for link in k.links(netns=name)}
+            routes = k.routes(netns=name) if name in sandboxes else []
+        except KernelError:
+            continue  # vanished while we looked: as good as absent
+        views[name] = drift.NetnsView(links, routes)
+    files = {sb.name: {f: _read_file(etcfiles.sandbox_dir(sb.name) / f) for f in drift.FILES}
+             for sb in state.sandboxes}
+    host = {link.name: link for link in k.links()}
+    return drift.Facts(host, views, files, etcfiles.host_resolv_text())
+
+
+def wanted_routes(state: State) -> dict[str, list[Route]]:
+    return {sb.id: gateway.wanted_routes(state, sb) for sb in state.sandboxes}
+
+
+def findings(ctx: Context, state: State) -> list[drift.Finding]:
+    """Every difference between ``state`` and the kernel now (the caller holds the lock)."""
+    return drift.compare(state, read_facts(ctx, state), wanted_routes(state))
+
+
+def check(ctx: Context) -> list[drift.Finding]:
+    """Report only: nothing is changed (but looking inside namespaces needs root too)."""
+    try:
+        ctx.require_privilege()
+    except PermissionDenied:
+        raise PermissionDenied("check looks inside the sandboxes' namespaces, which needs root "
+                               "(CAP_SYS_ADMIN); run it with sudo") from None
+    with ctx.store.locked() as state:
+        return findings(ctx, state)

@@ -1,0 +1,68 @@
+"""Tolerating what a killed netctl left in the kernel, at the places it gets in the way.
+
+A process killed between a kernel step and the state save leaves links (or a namespace)
+marked ``netctl:<id>`` whose ID is in no object.  Under the state lock nothing else can be
+half-way through creating them, so they are garbage; ``check --repair`` removes them all.
+The next command must not trip over them meanwhile: ``connect``/``join`` clear the ones in
+the sandbox they plumb (a leftover ``eth<n>`` would collide with the name the counter hands
+out, and its address with the route check), ``sandbox create`` replaces a leftover
+namespace of the same name and ``network create`` removes leftover bridges (their routes
+would make the subnet look taken).  Unmarked (foreign) objects are never touched.
+"""
+
+from __future__ import annotations
+
+from ..drift import is_orphan, object_ids
+from ..etcfiles import remove_sandbox_files
+from ..model import Sandbox, State
+from .context import Context
+
+
+def clear_sandbox(ctx: Context, state: State, sb: Sandbox) -> list[str]:
+    """Delete orphan links inside ``sb``'s namespace (their host ends go with them), and
+    send back to the host the interface of an endpoint that state says is parked (a join
+    killed after its move): both would collide with the ``eth<n>`` the counter hands out."""
+    k, ids = ctx.kernel, object_ids(state)
+    parked = {e.id: e for e in state.endpoints if e.sandbox is None and e.sandbox_ifname}
+    done = []
+    for link in k.links(netns=sb.name):
+        if is_orphan(link, ids):
+            k.link_delete(link.name, netns=sb.name)
+        elif link.owner in parked and k.link_get(parked[link.owner].sandbox_ifname) is None:
+            k.link_move(link.name, src=sb.name, dst=None, new_name=parked[link.owner].sandbox_ifname)
+        else:
+            continue
+        done.append(link.name)
+    return done
+
+
+def clear_bridges(ctx: Context, state: State) -> list[str]:
+    """Delete orphan bridges: a killed ``network create`` leaves one carrying the gateway
+    address, whose route would make the same subnet look taken by the host."""
+    ids = object_ids(state)
+    gone = [x.name for x in ctx.kernel.links() if x.kind == "bridge" and is_orphan(x, ids)]
+    for name in gone:
+        ctx.kernel.link_delete(name)
+    return gone
+
+
+def clear_namespace(ctx: Context, state: State, name: str) -> bool:
+    """Remove namespace NAME if it is a netctl leftover; False if it is not (or absent)."""
+    k = ctx.kernel
+    if name in {s.name for s in state.sandboxes} or not k.netns_exists(name):
+        return False
+    if not is_orphan(k.link_get("lo", netns=name), object_ids(state)):
+        return False
+    k.netns_delete(name)
+    remove_sandbox_files(name)
+    return True
+
+
+def owns_namespace(ctx: Context, sb: Sandbox) -> bool:
+    """Whether /run/netns/NAME is the namespace netctl made for ``sb`` (``lo`` marked with
+    its ID), so deleting it is ours to do; a namespace someone else put under that name since
+    (or one left unmarked) is never deleted."""
+    if not ctx.kernel.netns_exists(sb.name):
+        return False
+    lo = ctx.kernel.link_get("lo", netns=sb.name)
+    return lo is not None and lo.owner == sb.id

@@ -1,0 +1,160 @@
+"""Making the kernel match the state: ``check --repair``, ``restore`` and ``gc``.
+
+One reconciler serves all three, in the order of spec §12: bridges re-created/re-addressed
+(re-running the driver's idempotent create) → sandboxes whose namespace is gone → endpoints
+re-plumbed with their recorded names, MAC and addresses → default routes re-elected →
+orphans deleted → /etc/netns files re-rendered (Context.mutation does that on the way out).
+The one policy difference is a sandbox whose namespace is gone: ``repair`` and ``gc`` take
+it as a dead container and drop it with its endpoints (libnetwork's sandboxCleanup), while
+``restore`` (after a reboot) re-creates the namespace.
+
+Each object is repaired in its own transaction: a failure undoes that object's steps, is
+reported, and the rest still gets repaired.  Findings are re-read before every phase,
+because an earlier phase changes what a later one sees (a re-created bridge has no ports).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .. import drift, etcfiles
+from ..drivers.base import get_driver
+from ..errors import Conflict, NetctlError
+from ..kernel.base import OWNER_PREFIX
+from ..model import Endpoint, Sandbox, State
+from ..txn import Transaction
+from . import check, gateway, sandboxes
+from .context import Context
+
+
+@dataclass
+class Outcome:
+    found: list[drift.Finding]  # before repairing
+    remaining: list[drift.Finding]  # after
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.remaining
+
+
+def _attempt(what: str, fix: Callable[[Transaction], object], failures: list[str]) -> None:
+    try:
+        with Transaction() as tx:
+            fix(tx)
+    except NetctlError as exc:
+        failures.append(f"{what}: {exc}")
+        print(f"netctl: warning: could not repair {what}: {exc}", file=sys.stderr)
+
+
+def _targets(ctx: Context, state: State, phase: str) -> list[drift.Finding]:
+    seen: dict[tuple, drift.Finding] = {}
+    for f in check.findings(ctx, state):
+        if f.phase == phase:
+            seen.setdefault((f.target, f.netns), f)
+    return list(seen.values())
+
+
+def _bridges(ctx: Context, state: State, failures: list[str]) -> None:
+    driver = get_driver("bridge", ctx)
+    for f in _targets(ctx, state, drift.BRIDGE):
+        net = next(n for n in state.networks if n.id == f.target)
+        _attempt(f.subject, lambda tx, n=net: driver.create_network(n, tx), failures)
+
+
+def _recreate_namespace(ctx: Context, sb: Sandbox, tx: Transaction) -> None:
+    k = ctx.kernel
+    tx.step("netns-create", lambda: k.netns_create(sb.name, alias=OWNER_PREFIX + sb.id),
+            lambda: k.netns_delete(sb.name))
+    etcfiles.sandbox_dir(sb.name).mkdir(parents=True, exist_ok=True)
+
+
+def _sandboxes(ctx: Context, state: State, failures: list[str], recreate: bool) -> None:
+    for f in _targets(ctx, state, drift.SANDBOX):
+        sb = state.sandbox_by_id(f.target)
+        if ctx.kernel.netns_exists(sb.name):  # someone else's namespace took the name
+            _attempt(f.subject, lambda _tx, x=f: _refuse(x), failures)
+        elif recreate:
+            _attempt(f.subject, lambda tx, s=sb: _recreate_namespace(ctx, s, tx), failures)
+        else:
+            _attempt(f.subject, lambda tx, s=sb: sandboxes.destroy(ctx, state, s, tx), failures)
+
+
+def _refuse(f: drift.Finding) -> None:
+    raise Conflict(f"{f.problem}: netctl leaves it alone; remove it or the sandbox by hand")
+
+
+def replumb(ctx: Context, state: State, ep: Endpoint, tx: Transaction) -> None:
+    """Delete what is left of the endpoint's veth pair (only links marked as its own) and
+    create it again with the same names, MAC and addresses: parked in the host namespace,
+    or, when joined, born inside the sandbox as its ``eth<n>``."""
+    k = ctx.kernel
+    net = state.network_by_id(ep.network)
+    sb = state.sandbox_by_id(ep.sandbox) if ep.sandbox else None
+    ends = [(ep.host_ifname, None), (ep.sandbox_ifname, None)]
+    if sb is not None and ep.ifname:
+        ends.append((ep.ifname, sb.name))
+    for name, netns in ends:
+        link = k.link_get(name, netns=netns) if name else None
+        if link is not None and link.owner == ep.id:
+            k.link_delete(name, netns=netns)
+    get_driver(net.driver, ctx).create_endpoint(net, ep, tx, into=sb if ep.ifname else None)
+
+
+def _endpoints(ctx: Context, state: State, failures: list[str]) -> None:
+    for f in _targets(ctx, state, drift.ENDPOINT):
+        ep = next(e for e in state.endpoints if e.id == f.target)
+        _attempt(f.subject, lambda tx, e=ep: replumb(ctx, state, e, tx), failures)
+
+
+def _routes(ctx: Context, state: State, failures: list[str]) -> None:
+    for f in _targets(ctx, state, drift.ROUTE):
+        sb = state.sandbox_by_id(f.target)
+        _attempt(f.subject, lambda tx, s=sb: gateway.apply(ctx.kernel, state, s, tx), failures)
+
+
+def _delete_orphan(ctx: Context, state: State, f: drift.Finding) -> None:
+    """Look again right before deleting: only a marked link with no owner may go."""
+    k, ids = ctx.kernel, drift.object_ids(state)
+    if f.kind == "netns":
+        if k.netns_exists(f.target) and drift.is_orphan(k.link_get("lo", netns=f.target), ids):
+            k.netns_delete(f.target)
+            etcfiles.remove_sandbox_files(f.target)
+    elif drift.is_orphan(k.link_get(f.target, netns=f.netns), ids):
+        k.link_delete(f.target, netns=f.netns)
+
+
+def _orphans(ctx: Context, state: State, failures: list[str]) -> None:
+    for f in _targets(ctx, state, drift.ORPHAN):
+        _attempt(f.subject, lambda _tx, x=f: _delete_orphan(ctx, state, x), failures)
+
+
+def reconcile(ctx: Context, recreate_sandboxes: bool) -> Outcome:
+    """Fix every finding in §12 order; nothing at all happens when nothing differs."""
+    failures: list[str] = []
+    with ctx.mutation() as (state, _tx):
+        found = check.findings(ctx, state)
+        if any(f.phase != drift.FILE for f in found):
+            _bridges(ctx, state, failures)
+            _sandboxes(ctx, state, failures, recreate_sandboxes)
+            _endpoints(ctx, state, failures)
+            _routes(ctx, state, failures)
+            _orphans(ctx, state, failures)
+    return Outcome(found, check.check(ctx), failures)
+
+
+def stale_sandboxes(ctx: Context, state: State) -> list[Sandbox]:
+    return [sb for sb in state.sandboxes if not ctx.kernel.netns_exists(sb.name)]
+
+
+def gc(ctx: Context, dry_run: bool = False) -> list[str]:
+    """Drop sandboxes whose namespace is gone, with their endpoints (and so addresses)."""
+    if dry_run:
+        return [sb.name for sb in stale_sandboxes(ctx, ctx.read())]
+    with ctx.mutation() as (state, tx):
+        stale = stale_sandboxes(ctx, state)
+        for sb in stale:
+            sandboxes.destroy(ctx, state, sb, tx)
+    return [sb.name for sb in stale]

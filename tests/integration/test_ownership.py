@@ -1,0 +1,243 @@
+"""netctl never deletes or changes what it did not make, and refuses non-root callers early.
+
+Foreign objects are made with ``ip`` (no ``netctl:`` alias): a bridge with an address, a veth
+pair with one end on that bridge and the other in a foreign namespace, plus a bridge and a veth
+whose *names* look like netctl's.  They must come through every netctl command that deletes
+or repairs things untouched (all their attributes, MAC and MTU included).  A bridge adopted
+with ``-o bridge=`` is addressed by netctl, and its MAC/MTU follow netctl's ports, so it only
+has to survive ``network rm``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pkgutil
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from netctl_runner import diff, kernel_snapshot
+from reconcile_lab import Lab
+
+import netctl
+
+NOBODY = 65534
+FOREIGN_LINKS = ("fbr0", "vethfor0", "br-0123456789ab", "veth1234567", "veth7654321")
+
+
+@pytest.fixture
+def lab(tmp_path, nk, nstools):
+    lab = Lab(tmp_path / "state.toml", nk, nstools)
+    try:
+        yield lab
+    finally:
+        lab.cleanup()
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+def _make_foreign() -> None:
+    ip("link", "add", "fbr0", "type", "bridge")
+    ip("addr", "add", "192.168.250.1/24", "dev", "fbr0")
+    ip("link", "set", "fbr0", "up")
+    ip("netns", "add", "foreign")
+    ip("link", "add", "vethfor0", "type", "veth", "peer", "name", "vethfor1")
+    ip("link", "set", "vethfor0", "master", "fbr0", "up")
+    ip("link", "set", "vethfor1", "netns", "foreign")
+    ip("link", "add", "br-0123456789ab", "type", "bridge")  # looks like ours, is not
+    ip("link", "add", "veth1234567", "type", "veth", "peer", "name", "veth7654321")
+    ip("link", "set", "veth1234567", "alias", "someone else's")
+
+
+def _foreign(nk) -> dict:
+    snap = kernel_snapshot(nk)
+    return {"host": {n: snap["host"]["links"].get(n) for n in FOREIGN_LINKS},
+            "foreign": snap.get("ns:foreign"), "in list": "foreign" in snap["netns"]}
+
+
+def test_foreign_objects_survive_repair_gc_rm_and_restore(lab):
+    _make_foreign()
+    before = _foreign(lab.nk)
+    assert all(before["host"].values()) and before["in list"]
+    lab.two_sandboxes()
+    ip("link", "add", "fbr1", "type", "bridge")  # adopted: netctl addresses it, never deletes it
+    lab.cli.ok("network", "create", "adopted", "-o", "bridge=fbr1", "--subnet", "192.168.251.0/24")
+    lab.cli.ok("network", "connect", "adopted", "web")
+    lab.nk.link_delete(lab.endpoint("db")["host_ifname"])
+    lab.cli("network", "create", "killed", env={"NETCTL_FAULT": "save:kill"})
+    lab.cli("sandbox", "create", "half", env={"NETCTL_FAULT": "save:kill"})
+    found = lab.cli("check")
+    assert found.code == 9 and "drift: namespace half: left over" in found.out
+    assert "left over bridge" in found.out and "endpoint db (demo)" in found.out
+    for args in (("check", "--repair"), ("gc",), ("restore",)):
+        lab.cli.ok(*args)
+        assert diff(before, _foreign(lab.nk)) == [], args
+    lab.nk.netns_delete("db")
+    lab.cli.ok("gc")
+    lab.cli.ok("network", "disconnect", "adopted", "web")
+    lab.cli.ok("network", "rm", "adopted")
+    assert lab.nk.link_get("fbr1").kind == "bridge"
+    lab.cli.ok("sandbox", "rm", "web")
+    lab.cli.ok("network", "rm", "demo")
+    lab.cli.ok("check", "--repair")
+    assert diff(before, _foreign(lab.nk)) == []
+    assert lab.cli.ok("network", "ls", "-q") == "" and lab.cli.ok("sandbox", "ls", "-q") == ""
+    assert sorted(lab.nk.netns_list()) == ["foreign"]
+
+
+def test_sandbox_create_refuses_a_foreign_namespace_name(lab):
+    ip("netns", "add", "foreign")
+    res = lab.cli("sandbox", "create", "foreign")
+    assert res.code == 4 and "not netctl's" in res.err
+    assert lab.nk.netns_list() == ["foreign"]
+    assert lab.nk.link_get("lo", netns="foreign").alias is None
+    assert not os.path.exists("/etc/netns/foreign")
+
+
+def test_a_namespace_that_replaced_a_sandboxes_is_reported_but_never_touched(lab):
+    lab.two_sandboxes()
+    lab.nk.netns_delete("db")
+    ip("netns", "add", "db")  # someone else's namespace now has the sandbox's name
+    ip("-n", "db", "link", "add", "theirs0", "type", "veth", "peer", "name", "theirs1")
+    before = kernel_snapshot(lab.nk)["ns:db"]
+    res = lab.cli("check")
+    assert res.code == 9
+    assert "drift: sandbox db: namespace /run/netns/db is not netctl's" in res.out
+    for args in (("check", "--repair"), ("restore",)):
+        res = lab.cli(*args)
+        assert res.code == 9 and "not netctl's" in res.err, args
+    assert lab.cli.ok("gc") == ""
+    lab.cli.ok("sandbox", "rm", "db")
+    assert kernel_snapshot(lab.nk)["ns:db"] == before
+    assert lab.cli("check").code == 0
+
+
+# --- privilege ---
+
+MUTATING = [
+    ("network", "create", "n2"),
+    ("network", "rm", "demo"),
+    ("network", "prune", "-f"),
+    ("network", "connect", "demo", "db"),
+    ("network", "disconnect", "demo", "web"),
+    ("endpoint", "create", "demo", "e2"),
+    ("endpoint", "rm", "-f", "web"),
+    ("endpoint", "leave", "web", "web"),
+    ("sandbox", "create", "s2"),
+    ("sandbox", "rm", "web"),
+    ("check",),
+    ("check", "--repair"),
+    ("gc",),
+    ("restore",),
+]
+READING = [
+    ("network", "ls"),
+    ("network", "ls", "--format", "json"),
+    ("network", "inspect", "demo"),
+    ("endpoint", "ls"),
+    ("endpoint", "inspect", "web"),
+    ("sandbox", "ls"),
+    ("sandbox", "inspect", "web"),
+]
+
+
+def _preload() -> None:
+    """The unprivileged child cannot read this interpreter's tree (under /root), so every
+    module a command imports lazily is imported before the fork."""
+    import tomllib  # noqa: F401
+
+    import tomli_w  # noqa: F401
+
+    for mod in pkgutil.walk_packages(netctl.__path__, "netctl."):
+        if mod.name != "netctl.__main__":  # that one runs the CLI
+            __import__(mod.name)
+
+
+def as_nobody(state: Path, *args: str) -> tuple[int, str, str]:
+    """Run the CLI entry point in a child that dropped to uid/gid 65534 with no groups."""
+    _preload()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 70
+            try:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+                os.dup2(out.fileno(), 1)
+                os.dup2(err.fileno(), 2)
+                os.environ["NETCTL_STATE"] = str(state)
+                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+                sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+                from netctl.cli import main
+
+                try:
+                    main.main(args=list(args), prog_name="netctl")
+                    code = 0
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else 1
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+        code = _wait(pid)
+        out.seek(0)
+        err.seek(0)
+        return code, out.read().decode(), err.read().decode()
+
+
+def _wait(pid: int, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise TimeoutError(f"netctl as nobody ({pid}) did not finish")
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def shared_state(nk, nstools):
+    """A state file (and directory) that others may read, as /var/lib/netctl is."""
+    directory = Path(tempfile.mkdtemp(dir="/var/lib/netctl"))
+    directory.chmod(0o755)
+    lab = Lab(directory / "state.toml", nk, nstools)
+    try:
+        yield lab
+    finally:
+        lab.cleanup()
+        shutil.rmtree(directory)
+
+
+def test_non_root_mutations_exit_6_with_a_hint_and_change_nothing(shared_state):
+    lab = shared_state
+    lab.two_sandboxes()
+    lab.nk.link_delete(lab.endpoint("db")["host_ifname"])  # drift, so repair would act
+    state = lab.cli.state.read_bytes()
+    kernel = kernel_snapshot(lab.nk)
+    for args in MUTATING:
+        code, out, err = as_nobody(lab.cli.state, *args)
+        assert code == 6, (args, code, err)
+        assert out == "" and len(err.splitlines()) == 1 and "root" in err, (args, err)
+        assert lab.cli.state.read_bytes() == state, args
+    assert diff(kernel, kernel_snapshot(lab.nk)) == []
+
+
+def test_non_root_can_read_a_readable_state(shared_state):
+    lab = shared_state
+    lab.two_sandboxes()
+    for args in READING:
+        code, out, err = as_nobody(lab.cli.state, *args)
+        assert (code, err) == (0, ""), args
+        assert out == lab.cli.ok(*args), args
+    assert json.loads(as_nobody(lab.cli.state, "network", "inspect", "demo")[1])[0]["endpoint_count"] == 2

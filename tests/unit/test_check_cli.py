@@ -1,0 +1,230 @@
+"""check / check --repair / gc / restore over the fake kernel, breaking it behind netctl's back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+GONE = "f" * 64  # an owner ID no object has
+
+
+def ep(cli, ref):
+    return json.loads(cli.ok("endpoint", "inspect", ref))[0]
+
+
+@pytest.fixture
+def lab(cli):
+    cli.ok("network", "create", "demo", "--subnet", "10.9.0.0/24")
+    cli.ok("sandbox", "create", "web")
+    cli.ok("sandbox", "create", "db")
+    cli.ok("network", "connect", "demo", "web")
+    cli.ok("network", "connect", "demo", "db")
+    cli.ok("endpoint", "create", "demo", "spare")
+    return cli
+
+
+def _kernel_view(cli):
+    k = cli.kernel()
+    # host ends and bridges get random MACs; parked ends carry the endpoint's
+    out = {"host": sorted((x.name, "" if x.master else x.mac, x.master, x.addresses, x.up)
+                          for x in k.links() if x.kind != "bridge")}
+    for ns in k.netns_list():
+        out[ns] = sorted((x.name, x.mac, x.addresses, x.up, x.alias) for x in k.links(netns=ns))
+        out[ns + " routes"] = sorted((r.dst, r.gateway, r.dev) for r in k.routes(netns=ns))
+    return out
+
+
+def test_a_fresh_system_checks_clean(lab):
+    res = lab("check")
+    assert (res.code, res.out) == (0, "")
+
+
+def test_deleted_veth_is_found_then_repaired_with_the_same_names_mac_and_address(lab):
+    before = ep(lab, "web")
+    lab.kernel().link_delete(before["host_ifname"])
+    res = lab("check")
+    assert res.code == 9
+    assert f"drift: endpoint web (demo): host veth {before['host_ifname']} missing\n" in res.out
+    assert "drift: sandbox web: default route via 10.9.0.1 dev eth0 missing\n" in res.out
+    res = lab("check", "--repair")
+    assert res.code == 0, res.err
+    assert f"repaired: endpoint web (demo): host veth {before['host_ifname']} missing\n" in res.out
+    assert lab("check").code == 0
+    assert ep(lab, "web") == before
+    inside = lab.kernel().link_get("eth0", netns="web")
+    assert inside.mac == before["mac"] and before["ipv4"] in inside.addresses and inside.up
+    host = lab.kernel().link_get(before["host_ifname"])
+    assert host.up and host.master == json.loads(lab.ok("network", "inspect", "demo"))[0]["bridge"]
+
+
+def test_json_format_lists_findings(lab):
+    lab.kernel().link_delete(ep(lab, "spare")["sandbox_ifname"])
+    res = lab("check", "--format", "json")
+    rows = json.loads(res.out)
+    assert res.code == 9 and [r["phase"] for r in rows] == ["endpoint", "endpoint"]
+    assert all(r["subject"] == "endpoint spare (demo)" and r["repaired"] is False for r in rows)
+
+
+def test_a_stale_sandbox_is_dropped_by_gc_with_its_endpoint_and_address(lab):
+    host = ep(lab, "db")["host_ifname"]
+    lab.kernel().netns_delete("db")
+    before = lab.state_bytes()
+    assert lab.ok("gc", "--dry-run") == "db\n"
+    assert lab.state_bytes() == before
+    assert lab.ok("gc") == "db\n"
+    assert lab("sandbox", "inspect", "db").code == 3 and lab("endpoint", "inspect", "db").code == 3
+    assert lab.kernel().link_get(host) is None
+    assert not (lab.etc / "db").exists()
+    lab.ok("sandbox", "create", "db2")
+    lab.ok("network", "connect", "demo", "db2")
+    assert ep(lab, "db2")["ipv4"] == "10.9.0.3/24"  # the dropped endpoint's address is free again
+    assert lab.ok("gc") == ""
+
+
+def test_check_repair_drops_stale_sandboxes_like_gc(lab):
+    lab.kernel().netns_delete("db")
+    assert lab("check").out == "drift: sandbox db: namespace /run/netns/db missing\n"
+    res = lab("check", "--repair")
+    assert res.code == 0 and "repaired: sandbox db" in res.out
+    assert "db" not in lab.ok("sandbox", "ls", "-q").split()
+    assert lab("check").code == 0
+
+
+def test_bridge_repair_readdresses_and_replugs(lab):
+    k = lab.kernel()
+    bridge = json.loads(lab.ok("network", "inspect", "demo"))[0]["bridge"]
+    k.link_delete(bridge)
+    res = lab("check")
+    assert res.code == 9 and f"drift: network demo: bridge {bridge} missing" in res.out
+    assert lab("check", "--repair").code == 0
+    k = lab.kernel()
+    assert "10.9.0.1/24" in k.link_get(bridge).addresses and k.link_get(bridge).up
+    assert all(k.link_get(ep(lab, n)["host_ifname"]).master == bridge for n in ("web", "db", "spare"))
+    assert lab("check").code == 0
+
+
+def test_orphans_are_removed_and_foreign_links_and_namespaces_survive(lab):
+    k = lab.kernel()
+    k.add_link("vethdead123", kind="veth", alias=f"netctl:{GONE}")
+    k.add_link("br-dead12345", kind="bridge", alias=f"netctl:{GONE}")
+    k.add_link("foreign0", kind="bridge")
+    k.add_link("vethforeign", kind="veth", alias="not ours")
+    k.netns_create("leftover", alias=f"netctl:{GONE}")
+    k.netns_create("theirs")
+    res = lab("check")
+    assert res.code == 9
+    assert set(res.out.splitlines()) == {
+        "drift: namespace leftover: left over (owner not in state)",
+        "drift: link br-dead12345: left over bridge (owner not in state)",
+        "drift: link vethdead123: left over veth (owner not in state)",
+    }
+    assert lab("check", "--repair").code == 0
+    k = lab.kernel()
+    assert k.link_get("vethdead123") is None and k.link_get("br-dead12345") is None
+    assert k.link_get("foreign0") and k.link_get("vethforeign")
+    assert k.netns_list() == ["db", "theirs", "web"]
+
+
+def test_files_out_of_date_are_rewritten(lab):
+    (lab.etc / "web" / "hosts").write_text("garbage\n")
+    res = lab("check")
+    assert res.out == "drift: sandbox web: /etc/netns/web/hosts out of date\n" and res.code == 9
+    assert lab("check", "--repair").code == 0
+    assert "\tdb db.demo" in (lab.etc / "web" / "hosts").read_text()
+
+
+def test_repair_moves_a_drifted_default_route_back(lab):
+    lab.ok("network", "create", "other", "--subnet", "10.8.0.0/24")
+    lab.ok("network", "connect", "other", "web", "--priority", "5")
+    k = lab.kernel()
+    k.route_del("default", gateway="10.8.0.1", netns="web")
+    k.route_add("default", gateway="10.9.0.1", netns="web")
+    res = lab("check")
+    assert res.code == 9 and "unexpected default route via 10.9.0.1 dev eth0" in res.out
+    assert lab("check", "--repair").code == 0
+    defaults = [(r.gateway, r.dev) for r in lab.kernel().routes(netns="web") if r.dst == "default"]
+    assert defaults == [("10.8.0.1", "eth1")]
+
+
+def test_restore_after_a_reboot_recreates_everything_then_changes_nothing(lab):
+    lab.ok("network", "create", "other", "--subnet", "10.8.0.0/24")
+    lab.ok("endpoint", "create", "other", "later")
+    lab.ok("endpoint", "join", "later", "web")  # a moved (not born-inside) interface: eth1
+    before_state, before_kernel = lab.state_bytes(), _kernel_view(lab)
+    hosts = (lab.etc / "web" / "hosts").read_text()
+    lab.kernel_file.write_text("")  # the reboot: an empty kernel
+    (lab.etc / "web" / "hosts").unlink()
+    assert lab("check").code == 9
+    res = lab("restore")
+    assert res.code == 0, res.err
+    assert "restored: sandbox web: namespace /run/netns/web missing" in res.out
+    assert _kernel_view(lab) == before_kernel
+    assert lab.state_bytes() == before_state
+    assert (lab.etc / "web" / "hosts").read_text() == hosts
+    kernel_bytes = lab.kernel_file.read_bytes()
+    res = lab("restore")
+    assert (res.code, res.out) == (0, "")
+    assert lab.kernel_file.read_bytes() == kernel_bytes and lab.state_bytes() == before_state
+
+
+def test_restore_reports_what_it_cannot_fix(lab):
+    host = ep(lab, "web")["host_ifname"]
+    lab.kernel_file.write_text("")
+    lab.kernel().add_link(host, kind="dummy")  # someone else's link took the veth's name
+    res = lab("restore")
+    assert res.code == 9
+    assert f"drift: endpoint web (demo): host veth {host} is not this endpoint's" in res.out
+    assert "could not repair endpoint web (demo)" in res.err
+    assert lab.kernel().link_get(host).kind == "dummy"
+    assert lab("check").code == 9
+
+
+def test_next_connect_tolerates_a_killed_connects_leftover(lab):
+    k = lab.kernel()
+    lab.ok("network", "create", "other", "--subnet", "10.8.0.0/24")
+    bridge = json.loads(lab.ok("network", "inspect", "other"))[0]["bridge"]
+    # what SIGKILL after the veth and its address were made, before the save, leaves behind
+    k.veth_create("vethkilled1", "eth1", alias=f"netctl:{GONE}", master=bridge, peer_netns="web")
+    k.addr_add("eth1", "10.8.0.2/24", netns="web")
+    k.link_set_up("eth1", netns="web")
+    lab.ok("network", "connect", "other", "web")
+    assert ep(lab, "other/web")["ipv4"] == "10.8.0.2/24" and ep(lab, "other/web")["ifname"] == "eth1"
+    assert lab.kernel().link_get("vethkilled1") is None
+    assert lab("check").code == 0
+
+
+def test_sandbox_create_replaces_a_leftover_namespace_but_refuses_a_foreign_one(lab):
+    k = lab.kernel()
+    k.netns_create("half", alias=f"netctl:{GONE}")
+    k.netns_create("theirs")
+    assert lab.ok("sandbox", "create", "half") == "half\n"
+    assert lab.kernel().link_get("lo", netns="half").owner == json.loads(
+        lab.ok("sandbox", "inspect", "half"))[0]["id"]
+    res = lab("sandbox", "create", "theirs")
+    assert res.code == 4 and "not netctl's" in res.err
+    assert "theirs" in lab.kernel().netns_list()
+
+
+def test_network_create_removes_a_killed_creates_bridge_that_blocks_its_subnet(lab):
+    k = lab.kernel()
+    k.bridge_create("br-killed00000", mac="02:42:00:00:00:01", alias=f"netctl:{GONE}")
+    k.addr_add("br-killed00000", "10.7.0.1/24")
+    k.link_set_up("br-killed00000")
+    k.add_link("theirs0", kind="bridge", addresses=("10.6.0.1/24",))
+    lab.ok("network", "create", "again", "--subnet", "10.7.0.0/24")
+    assert lab.kernel().link_get("br-killed00000") is None
+    res = lab("network", "create", "blocked", "--subnet", "10.6.0.0/24")
+    assert res.code == 4 and "theirs0" in res.err
+    assert lab.kernel().link_get("theirs0") is not None
+
+
+def test_join_after_a_killed_join_takes_the_interface_back_first(lab):
+    spare = ep(lab, "spare")
+    lab.ok("sandbox", "create", "solo")
+    k = lab.kernel()  # a join killed after its move: the state still says parked
+    k.link_move(spare["sandbox_ifname"], src=None, dst="solo", new_name="eth0")
+    assert "parked veth" in lab("check").out
+    lab.ok("endpoint", "join", "spare", "solo")
+    assert ep(lab, "spare")["ifname"] == "eth0"
+    assert lab("check").code == 0
