@@ -16,7 +16,7 @@ from .kernel.base import NETNS_ETC_DIR
 
 HOST_RESOLV = "/etc/resolv.conf"
 SYSTEMD_RESOLV = "/run/systemd/resolve/resolv.conf"
-ETC_DIR = Path(NETNS_ETC_DIR)  # a module attribute so unit tests can point it elsewhere
+ETC_DIR = Path(NETNS_ETC_DIR)
 
 
 def host_resolv_text() -> str:
@@ -32,8 +32,15 @@ def host_resolv_text() -> str:
     return text
 
 
+def etc_dir() -> Path:
+    """``/etc/netns``; with the fake kernel (tests without root) a stand-in beside its file,
+    so that a fake run can never write the machine's /etc."""
+    fake = os.environ.get("NETCTL_FAKE_KERNEL")
+    return Path(fake).parent / "etc-netns" if fake else ETC_DIR
+
+
 def sandbox_dir(name: str) -> Path:
-    return ETC_DIR / name
+    return etc_dir() / name
 
 
 def write_file(path: Path, text: str) -> None:

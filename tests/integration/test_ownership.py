@@ -44,14 +44,15 @@ def ip(*args: str) -> None:
 
 
 def _make_foreign() -> None:
-    ip("link", "add", "fbr0", "type", "bridge")
+    # fixed MACs: a bridge without one follows its ports' MACs, which would blur the comparison
+    ip("link", "add", "fbr0", "address", "02:00:00:00:fb:00", "type", "bridge")
     ip("addr", "add", "192.168.250.1/24", "dev", "fbr0")
     ip("link", "set", "fbr0", "up")
     ip("netns", "add", "foreign")
     ip("link", "add", "vethfor0", "type", "veth", "peer", "name", "vethfor1")
     ip("link", "set", "vethfor0", "master", "fbr0", "up")
     ip("link", "set", "vethfor1", "netns", "foreign")
-    ip("link", "add", "br-0123456789ab", "type", "bridge")  # looks like ours, is not
+    ip("link", "add", "br-0123456789ab", "address", "02:00:00:00:fb:01", "type", "bridge")  # not ours
     ip("link", "add", "veth1234567", "type", "veth", "peer", "name", "veth7654321")
     ip("link", "set", "veth1234567", "alias", "someone else's")
 

@@ -29,8 +29,7 @@ class Cli:
         self.config = tmp / "netctl.toml"  # absent unless a test writes it: the machine's never counts
         monkeypatch.setenv("NETCTL_CONFIG", str(self.config))
         monkeypatch.delenv("NETCTL_FAULT", raising=False)
-        self.etc = tmp / "etc-netns"
-        monkeypatch.setattr("netctl.etcfiles.ETC_DIR", self.etc)
+        self.etc = tmp / "etc-netns"  # where the fake kernel mode puts /etc/netns
         self.runner = CliRunner()
 
     def __call__(self, *args: str) -> Result:

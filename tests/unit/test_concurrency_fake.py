@@ -53,9 +53,6 @@ def _child(argv, env, etc, out, err) -> None:  # pragma: no cover - runs forked
         os.environ.update(env)
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        import netctl.etcfiles
-
-        netctl.etcfiles.ETC_DIR = etc
         from netctl.cli import main
 
         try:

@@ -151,10 +151,8 @@ def _child(argv, env, etc, seed, hook, out, err) -> None:  # pragma: no cover - 
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         import secrets
 
-        import netctl.etcfiles
         import netctl.model
 
-        netctl.etcfiles.ETC_DIR = etc
         if seed is not None:  # IDs, veth names, ULA prefixes and timestamps become repeatable
             rng = random.Random(seed)
             secrets.token_bytes = lambda n=32: rng.randbytes(n)
