@@ -8,7 +8,6 @@ two can never drift apart.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,8 @@ SCHEMA = 1
 
 def new_id() -> str:
     """A 64-hex ID whose 12-char short form never looks like a number (libnetwork's rule)."""
+    import secrets  # only changing commands make IDs; keep it off the read path
+
     while True:
         value = secrets.token_hex(32)
         if not value[:12].isdigit():

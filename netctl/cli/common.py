@@ -16,6 +16,11 @@ def service(ctx: click.Context | None = None):
     return (ctx or click.get_current_context()).find_root().obj.context
 
 
+def read_state():
+    """The state for a read-only command: no lock, no service layer (keeps ls cheap)."""
+    return click.get_current_context().find_root().obj.store.read()
+
+
 def config(ctx: click.Context | None = None):
     """The parsed config file (--config / NETCTL_CONFIG); read on demand, never by ls."""
     return (ctx or click.get_current_context()).find_root().obj.config()

@@ -7,7 +7,7 @@ import click
 from .. import lookup, output, views
 from ..errors import NetctlError
 from . import complete
-from .common import exists_exit, format_options, multi, report_many, service
+from .common import exists_exit, format_options, multi, read_state, report_many, service
 
 COLUMNS = [
     ("NAME", lambda r: r["name"]),
@@ -49,7 +49,7 @@ def create(network_ref, name, ip, ip6, mac, link_local_ip, alias):
 @format_options
 def list_(network_ref, fmt, quiet):
     """List endpoints."""
-    state = service().read()
+    state = read_state()
     eps = state.endpoints
     if network_ref:
         eps = state.endpoints_of(lookup.network(state, network_ref))
@@ -61,7 +61,7 @@ def list_(network_ref, fmt, quiet):
 @format_options
 def inspect(names, fmt, quiet):
     """Show endpoints as a JSON array (NAME or NETWORK/NAME)."""
-    state = service().read()
+    state = read_state()
     rows, missing = [], []
     for ref in names:
         try:
@@ -76,7 +76,7 @@ def inspect(names, fmt, quiet):
 @click.argument("name", metavar="ENDPOINT", shell_complete=complete.endpoints)
 def exists(name):
     """Exit 0 if ENDPOINT (NAME or NETWORK/NAME) exists, 3 if not (prints nothing)."""
-    exists_exit(lambda: lookup.endpoint(service().read(), name))
+    exists_exit(lambda: lookup.endpoint(read_state(), name))
 
 
 @endpoint.command()

@@ -17,6 +17,7 @@ from .common import (
     name_matches,
     no_trunc_option,
     parse_filters,
+    read_state,
     report_many,
     service,
     untruncated,
@@ -71,7 +72,7 @@ def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal,
 def list_(fmt, quiet, no_trunc, filters):
     """List networks."""
     wanted = parse_filters(filters, ("driver", "label", "name"))
-    state = service().read()
+    state = read_state()
     rows = []
     for net in state.networks:
         if "driver" in wanted and net.driver not in wanted["driver"]:
@@ -89,7 +90,7 @@ def list_(fmt, quiet, no_trunc, filters):
 @format_options
 def inspect(names, fmt, quiet):
     """Show networks as a JSON array (the ones found; exit 3 if any is missing)."""
-    state = service().read()
+    state = read_state()
     rows, missing = [], []
     for ref in names:
         try:
@@ -105,7 +106,7 @@ def inspect(names, fmt, quiet):
 def exists(name):
     """Exit 0 if network NAME exists, 3 if not (prints nothing)."""
     try:
-        lookup.network(service().read(), name)
+        lookup.network(read_state(), name)
     except NetctlError as exc:
         if exc.exit_code == 3:
             sys.exit(3)

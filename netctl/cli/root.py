@@ -71,12 +71,18 @@ class Settings:
         return load(self.config_path)
 
     @property
+    def store(self):
+        from ..store import Store
+
+        return Store(self.state, self.lock_timeout)
+
+    @property
     def context(self):
+        """The service context, for changing commands (reads use ``store`` and skip it)."""
         if self._context is None:
             from ..service.context import Context
-            from ..store import Store
 
-            self._context = Context(Store(self.state, self.lock_timeout))
+            self._context = Context(self.store)
         return self._context
 
 

@@ -7,7 +7,16 @@ import click
 from .. import lookup, output, views
 from ..errors import NetctlError
 from . import complete
-from .common import exists_exit, format_options, multi, no_trunc_option, report_many, service, untruncated
+from .common import (
+    exists_exit,
+    format_options,
+    multi,
+    no_trunc_option,
+    read_state,
+    report_many,
+    service,
+    untruncated,
+)
 
 COLUMNS = [
     ("NAME", lambda r: r["name"]),
@@ -44,7 +53,7 @@ def create(name, hostname, dns, dns_search, dns_option, add_host):
 @no_trunc_option
 def list_(fmt, quiet, no_trunc):
     """List sandboxes."""
-    state = service().read()
+    state = read_state()
     rows = [views.sandbox(state, s) for s in state.sandboxes]
     output.render(rows, untruncated(COLUMNS, no_trunc), fmt, quiet)
 
@@ -54,7 +63,7 @@ def list_(fmt, quiet, no_trunc):
 @format_options
 def inspect(names, fmt, quiet):
     """Show sandboxes as a JSON array."""
-    state = service().read()
+    state = read_state()
     rows, missing = [], []
     for ref in names:
         try:
@@ -69,7 +78,7 @@ def inspect(names, fmt, quiet):
 @click.argument("name", shell_complete=complete.sandboxes)
 def exists(name):
     """Exit 0 if sandbox NAME exists, 3 if not (prints nothing)."""
-    exists_exit(lambda: lookup.sandbox(service().read(), name))
+    exists_exit(lambda: lookup.sandbox(read_state(), name))
 
 
 @sandbox.command()
