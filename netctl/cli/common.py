@@ -62,6 +62,22 @@ def exists_exit(find: Callable[[], object]) -> None:
         raise
 
 
+def inspect_each(refs, find, view, columns, fmt: str | None, quiet: bool) -> None:
+    """``inspect A B``: print the objects found (a JSON array by default), then one error
+    line per missing name, exiting with the first error's code."""
+    from .. import output
+
+    state = read_state()
+    rows, missing = [], []
+    for ref in refs:
+        try:
+            rows.append(view(state, find(state, ref)))
+        except NetctlError as exc:
+            missing.append(exc)
+    output.render(rows, columns, fmt or "json", quiet)
+    report_many([], missing)
+
+
 def report_many(done: list[str], errors: list[NetctlError]) -> None:
     """Print each name done on stdout, each error on stderr; exit with the first error's code."""
     for name in done:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from .. import lookup, output, views
-from ..errors import NetctlError
 from . import complete
-from .common import exists_exit, format_options, multi, read_state, report_many, service
+from .common import exists_exit, format_options, inspect_each, multi, read_state, report_many, service
 
 COLUMNS = [
     ("NAME", lambda r: r["name"]),
@@ -61,15 +60,7 @@ def list_(network_ref, fmt, quiet):
 @format_options
 def inspect(names, fmt, quiet):
     """Show endpoints as a JSON array (NAME or NETWORK/NAME)."""
-    state = read_state()
-    rows, missing = [], []
-    for ref in names:
-        try:
-            rows.append(views.endpoint(state, lookup.endpoint(state, ref)))
-        except NetctlError as exc:
-            missing.append(exc)
-    output.render(rows, COLUMNS, fmt or "json", quiet)
-    report_many([], missing)
+    inspect_each(names, lookup.endpoint, views.endpoint, COLUMNS, fmt, quiet)
 
 
 @endpoint.command()

@@ -12,6 +12,7 @@ from . import complete
 from .common import (
     config,
     format_options,
+    inspect_each,
     label_matches,
     multi,
     name_matches,
@@ -90,15 +91,7 @@ def list_(fmt, quiet, no_trunc, filters):
 @format_options
 def inspect(names, fmt, quiet):
     """Show networks as a JSON array (the ones found; exit 3 if any is missing)."""
-    state = read_state()
-    rows, missing = [], []
-    for ref in names:
-        try:
-            rows.append(views.network(state, lookup.network(state, ref)))
-        except NetctlError as exc:
-            missing.append(exc)
-    output.render(rows, COLUMNS, fmt or "json", quiet)
-    report_many([], missing)
+    inspect_each(names, lookup.network, views.network, COLUMNS, fmt, quiet)
 
 
 @network.command()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from .. import lookup, output, views
-from ..errors import NetctlError
 from . import complete
 from .common import (
     exists_exit,
     format_options,
+    inspect_each,
     multi,
     no_trunc_option,
     read_state,
@@ -63,15 +63,7 @@ def list_(fmt, quiet, no_trunc):
 @format_options
 def inspect(names, fmt, quiet):
     """Show sandboxes as a JSON array."""
-    state = read_state()
-    rows, missing = [], []
-    for ref in names:
-        try:
-            rows.append(views.sandbox(state, lookup.sandbox(state, ref)))
-        except NetctlError as exc:
-            missing.append(exc)
-    output.render(rows, COLUMNS, fmt or "json", quiet)
-    report_many([], missing)
+    inspect_each(names, lookup.sandbox, views.sandbox, COLUMNS, fmt, quiet)
 
 
 @sandbox.command()

@@ -15,7 +15,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError, NotFound
 from ..model import Endpoint, Network, Sandbox, State, new_id, now
 from ..txn import Transaction
-from . import gateway, leftovers
+from . import batch, gateway, leftovers
 from .context import Context
 
 
@@ -155,17 +155,5 @@ def delete(ctx: Context, state: State, ep: Endpoint, tx: Transaction, force: boo
 
 def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str], list[NetctlError]]:
     """Remove each endpoint; ``force`` leaves a joined one first and skips missing ones."""
-    removed: list[str] = []
-    errors: list[NetctlError] = []
-    for ref in refs:
-        try:
-            with ctx.mutation() as (state, tx):
-                ep = lookup.endpoint(state, ref)
-                delete(ctx, state, ep, tx, force)
-            removed.append(ep.name)
-        except NotFound as exc:
-            if not force:
-                errors.append(exc)
-        except NetctlError as exc:
-            errors.append(exc)
-    return removed, errors
+    return batch.remove_each(ctx, refs, force, lookup.endpoint,
+                             lambda state, ep, tx: delete(ctx, state, ep, tx, force))

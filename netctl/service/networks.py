@@ -11,7 +11,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError
 from ..model import Network, State, Subnet, new_id, now
 from ..txn import Transaction
-from . import leftovers
+from . import batch, leftovers
 from .context import Context
 
 
@@ -153,23 +153,9 @@ def _remove_one(ctx: Context, state: State, net: Network, tx: Transaction) -> No
 
 
 def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str], list[NetctlError]]:
-    """Remove each network; keep going past failures and return (removed, errors)."""
-    removed: list[str] = []
-    errors: list[NetctlError] = []
-    for ref in refs:
-        try:
-            with ctx.mutation() as (state, tx):
-                try:
-                    net = lookup.network(state, ref)
-                except NetctlError as exc:
-                    if force and exc.exit_code == 3:
-                        continue
-                    raise
-                _remove_one(ctx, state, net, tx)
-            removed.append(net.name)
-        except NetctlError as exc:
-            errors.append(exc)
-    return removed, errors
+    """Remove each network (refused while it has endpoints); ``force``: missing is fine."""
+    return batch.remove_each(ctx, refs, force, lookup.network,
+                             lambda state, net, tx: _remove_one(ctx, state, net, tx))
 
 
 def prune_candidates(state: State) -> list[Network]:

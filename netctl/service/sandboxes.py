@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import etcfiles, lookup, validate
-from ..errors import Conflict, NetctlError, NotFound
+from ..errors import Conflict, NetctlError
 from ..kernel.base import OWNER_PREFIX
 from ..model import Sandbox, State, new_id, now
 from ..txn import Transaction
-from . import endpoints, leftovers
+from . import batch, endpoints, leftovers
 from .context import Context
 
 
@@ -77,20 +77,9 @@ def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction) -> None:
 
 
 def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str], list[NetctlError]]:
-    removed: list[str] = []
-    errors: list[NetctlError] = []
-    for ref in refs:
-        try:
-            with ctx.mutation() as (state, tx):
-                sb = lookup.sandbox(state, ref)
-                destroy(ctx, state, sb, tx)
-            removed.append(sb.name)
-        except NotFound as exc:
-            if not force:
-                errors.append(exc)
-        except NetctlError as exc:
-            errors.append(exc)
-    return removed, errors
+    """Remove each sandbox with its endpoints; ``force``: missing is fine."""
+    return batch.remove_each(ctx, refs, force, lookup.sandbox,
+                             lambda state, sb, tx: destroy(ctx, state, sb, tx))
 
 
 def exec_in(ctx: Context, ref: str, argv: list[str]):
