@@ -12,6 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from netctl_runner import only_lo, wait_until, wipe_kernel
+from reconcile_lab import Lab
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,20 +39,31 @@ def nk():
 
 
 @pytest.fixture
+def kern():
+    """A NetlinkKernel to look with (what a test made is its own business to remove)."""
+    from netctl.kernel.netlink import NetlinkKernel
+
+    k = NetlinkKernel()
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def lab(tmp_path, nk, nstools):
+    """A reconcile_lab.Lab on a state file of the test's own, cleaned up afterwards."""
+    with Lab(tmp_path / "state.toml", nk, nstools) as lab:
+        yield lab
+
+
+@pytest.fixture
 def nstools() -> SimpleNamespace:
     """Helpers for looking into namespaces from a test (fixtures, so no test imports conftest)."""
     return SimpleNamespace(spawn=in_netns, read=read_in_netns, wait_gone=wait_gone, free_port=free_port)
 
 
 def wipe(kernel) -> None:
-    for name in kernel.netns_list():
-        kernel.netns_delete(name)
-    for link in kernel.links():
-        if link.name != "lo":
-            kernel.link_delete(link.name)
-    deadline = time.monotonic() + 3.0
-    while [x for x in kernel.links() if x.name != "lo"] and time.monotonic() < deadline:
-        time.sleep(0.02)  # links of deleted namespaces are freed asynchronously
+    wipe_kernel(kernel, etc_netns=False)
+    wait_until(lambda: only_lo(kernel), timeout=3.0)
 
 
 def in_netns(name: str, code: str, **popen: object) -> subprocess.Popen:

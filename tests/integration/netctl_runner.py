@@ -2,10 +2,12 @@
 
 ``Netctl(state)`` runs ``python -m netctl ARGS`` as a subprocess with ``NETCTL_STATE`` set
 (``run``), or — for long fault-injection matrices — the same CLI entry point in a forked child
-of the test process (``fork``): a fresh process with its own environment, exit code, stdout and
-stderr, minus ~0.4 s of interpreter start and imports per run. ``ok`` (setup steps) uses the
-one chosen at construction. ``teardown`` removes every sandbox, endpoint and network the
-state file knows about (forked: it is cleanup, not the thing under test).
+of the test process (``fork``, ``start``: support.forkrun): a fresh process with its own
+environment, exit code, stdout and stderr, minus ~0.4 s of interpreter start and imports per
+run. ``ok`` (setup steps) uses the one chosen at construction. ``Forked`` forks for every call
+and keeps the new interpreter as ``subprocess``. ``teardown`` removes every sandbox, endpoint
+and network the state file knows about (forked: it is cleanup, not the thing under test), and
+``wipe_kernel`` everything else a test (or a killed run) left in the suite's namespace.
 
 ``kernel_snapshot`` is what "the kernel is unchanged" means in these tests: the named
 namespaces, the ``/etc/netns`` files, and for the host and every namespace its links (kind,
@@ -17,23 +19,16 @@ and keeps it.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from support import forkrun
+from support.forkrun import Result
+
 from netctl.kernel import netns as ns
-
-SCRUB = ("NETCTL_FAULT", "NETCTL_TRACE", "NETCTL_FORMAT", "NETCTL_DEBUG", "NETCTL_STATE")
-
-
-class Result(tuple):
-    """``(code, stdout, stderr)`` with names."""
-
-    code = property(lambda self: self[0])
-    out = property(lambda self: self[1])
-    err = property(lambda self: self[2])
 
 
 class Netctl:
@@ -41,8 +36,7 @@ class Netctl:
         self.state = Path(state)
         self.timeout = timeout
         self.forked = forked
-        self.env = {k: v for k, v in os.environ.items() if k not in SCRUB}
-        self.env["NETCTL_STATE"] = str(self.state)
+        self.env = forkrun.clean_env(NETCTL_STATE=str(self.state))
 
     def _env(self, extra: dict[str, str] | None) -> dict[str, str]:
         return {**self.env, **(extra or {})}
@@ -61,80 +55,75 @@ class Netctl:
         assert code == 0, f"netctl {' '.join(args)} -> {code}: {err}"
         return out
 
+    def start(self, args: list[str], env: dict[str, str] | None = None) -> forkrun.Child:
+        """The same CLI entry point in a forked child (netctl and pyroute2 already imported),
+        still running: to poll, or to SIGKILL."""
+        forkrun.preload("netctl.kernel.netlink")
+        return forkrun.start(args, self._env(env))
+
     def fork(self, *args: str, env: dict[str, str] | None = None) -> Result:
-        """The same CLI entry point in a forked child (netctl and pyroute2 already imported)."""
-        _preload()
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child
-                _child(list(args), self._env(env), out.fileno(), err.fileno())
-            code = _wait(pid, self.timeout)
-            out.seek(0)
-            err.seek(0)
-            return Result((code, out.read().decode(), err.read().decode()))
+        return self.start(list(args), env).finish(self.timeout)
 
     def names(self, noun: str, template: str = "{name}") -> list[str]:
         return self.ok(noun, "ls", "--format", template).split()
 
     def teardown(self) -> None:
         """``sandbox rm -f`` / ``endpoint rm -f`` / ``network rm -f`` what the state holds."""
-        if not self.state.exists():
-            return
-        from netctl.store import parse
-
-        state = parse(self.state.read_bytes(), self.state)
-        nets = {n.id: n.name for n in state.networks}
-        for noun, names in (("sandbox", [s.name for s in state.sandboxes]),
-                            ("endpoint", [f"{nets[e.network]}/{e.name}" for e in state.endpoints]),
-                            ("network", list(nets.values()))):
-            if names:
-                code, _, err = self.fork(noun, "rm", "-f", *names)
-                assert code == 0, f"teardown: netctl {noun} rm -f {' '.join(names)}: {err}"
+        for args in rm_recorded(self.state):
+            code, _, err = self.fork(*args)
+            assert code == 0, f"teardown: netctl {' '.join(args)}: {err}"
 
 
-def _preload() -> None:
-    """Import once in the test process what every command imports lazily."""
-    import netctl.cli  # noqa: F401
-    import netctl.kernel.netlink  # noqa: F401
-    import netctl.service.connect  # noqa: F401
-    import netctl.service.networks  # noqa: F401
-    import netctl.service.sandboxes  # noqa: F401
+class Forked(Netctl):
+    """The CLI entry point in a forked child of the test process for every call (fresh
+    process, exit code, SIGKILL and all, without ~0.5 s of interpreter start per command);
+    ``subprocess`` runs the real console entry in a new interpreter when that is the point."""
+
+    subprocess = Netctl.run
+    run = Netctl.fork
+    __call__ = Netctl.fork
 
 
-def _child(argv: list[str], env: dict[str, str], out: int, err: int) -> None:
-    code = 70
-    try:
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        os.environ.clear()
-        os.environ.update(env)
-        sys.stdin = open(os.devnull)  # noqa: SIM115
-        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        from netctl.cli import main
+def rm_recorded(state_path: Path) -> list[tuple[str, ...]]:
+    """The ``rm -f`` commands that remove everything STATE_PATH records, sandboxes first."""
+    if not state_path.exists():
+        return []
+    from netctl.store import parse
 
-        try:
-            main.main(args=argv, prog_name="netctl")
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+    state = parse(state_path.read_bytes(), state_path)
+    commands = [("sandbox", "rm", "-f", *[s.name for s in state.sandboxes]),
+                ("endpoint", "rm", "-f", *[e.id for e in state.endpoints]),
+                ("network", "rm", "-f", *[n.name for n in state.networks])]
+    return [args for args in commands if len(args) > 3]
 
 
-def _wait(pid: int, timeout: float) -> int:
+def wipe_kernel(k, etc_netns: bool = True) -> None:
+    """Delete every named namespace and every link but ``lo`` (in the suite's own namespace
+    every link is a test's: a kill between a link's add and its ifalias leaves it unmarked, so
+    ownership cannot tell), and empty /etc/netns unless ETC_NETNS is false (a reboot keeps it).
+    Links of deleted namespaces go asynchronously: ``wait_until`` ``only_lo``."""
+    for name in k.netns_list():
+        k.netns_delete(name)
+    for link in k.links():
+        if link.name != "lo":
+            k.link_delete(link.name)
+    if etc_netns:
+        for entry in os.listdir("/etc/netns"):
+            shutil.rmtree(os.path.join("/etc/netns", entry), ignore_errors=True)
+
+
+def only_lo(k) -> bool:
+    return [x.name for x in k.links()] == ["lo"]
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    """Links of deleted namespaces are freed asynchronously by the kernel."""
     deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
+    while not predicate():
         if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            raise TimeoutError(f"forked netctl {pid} did not finish in {timeout}s")
-        time.sleep(0.002)
+            return False
+        time.sleep(0.02)
+    return True
 
 
 # --- the kernel, as the tests compare it ---

@@ -1,22 +1,20 @@
 """Shared pieces of the check/repair, restore and ownership tests on the real kernel.
 
-``Lab`` drives the ``netctl`` CLI (netctl_runner.Netctl, forked children) against a state
+``Lab`` drives the ``netctl`` CLI (netctl_runner.Forked, forked children) against a state
 file of the test's own, builds the usual two-sandbox setup, proves connectivity with a TCP
 exchange *by name* (so the /etc/netns hosts files are exercised too), and can wipe the kernel
-side the way a reboot does.  ``cleanup`` leaves the isolated session empty for the next test.
+side the way a reboot does.  ``cleanup`` (or leaving ``with Lab(...)``) leaves the isolated
+session empty for the next test; the ``lab`` fixture (tests/integration/conftest.py) is one.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import textwrap
-import time
 from pathlib import Path
 
-from netctl_runner import Netctl
+from netctl_runner import Forked, only_lo, wait_until, wipe_kernel
 
 SERVER = textwrap.dedent("""
     import socket, sys
@@ -34,21 +32,17 @@ CLIENT = textwrap.dedent("""
 """)
 
 
-class Forked(Netctl):
-    """The CLI entry point in a forked child of the test process (fresh process, exit code,
-    SIGKILL and all, without ~0.5 s of interpreter start per command); ``subprocess`` runs
-    the real console entry in a new interpreter when that is the point."""
-
-    subprocess = Netctl.run
-    run = Netctl.fork
-    __call__ = Netctl.fork
-
-
 class Lab:
     def __init__(self, state: Path, nk, nstools):
         self.cli = Forked(state)
         self.nk = nk
         self.ns = nstools
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
 
     def two_sandboxes(self, subnet: str = "10.77.0.0/24") -> None:
         """Network demo with sandboxes web and db connected to it."""
@@ -87,30 +81,10 @@ class Lab:
     def reboot(self) -> None:
         """What a reboot does to the kernel side: every namespace and every link but lo is
         gone (/etc/netns is on disk and stays)."""
-        for name in self.nk.netns_list():
-            self.nk.netns_delete(name)
-        for link in self.nk.links():
-            if link.name != "lo":
-                self.nk.link_delete(link.name)
-        wait_until(lambda: [x.name for x in self.nk.links()] == ["lo"])
+        wipe_kernel(self.nk, etc_netns=False)
+        wait_until(lambda: only_lo(self.nk))
 
     def cleanup(self) -> None:
         self.cli.teardown()
-        for name in self.nk.netns_list():
-            self.nk.netns_delete(name)
-        for link in self.nk.links():
-            if link.name != "lo":
-                self.nk.link_delete(link.name)
-        for entry in os.listdir("/etc/netns"):
-            shutil.rmtree(os.path.join("/etc/netns", entry), ignore_errors=True)
-        wait_until(lambda: [x.name for x in self.nk.links()] == ["lo"])
-
-
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    """Links of deleted namespaces are freed asynchronously by the kernel."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+        wipe_kernel(self.nk)
+        wait_until(lambda: only_lo(self.nk))

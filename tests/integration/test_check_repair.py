@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from reconcile_lab import Lab, wait_until
-
-
-@pytest.fixture
-def lab(tmp_path, nk, nstools):
-    lab = Lab(tmp_path / "state.toml", nk, nstools)
-    try:
-        yield lab
-    finally:
-        lab.cleanup()
+from netctl_runner import wait_until
 
 
 def test_a_fresh_setup_checks_clean(lab):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from netctl_runner import rm_recorded, wipe_kernel
 
 from netctl.store import parse
 
@@ -69,25 +69,10 @@ def inproc(tmp_path, monkeypatch):
 
 def _teardown(run: InProcess) -> None:
     """Remove what the test made through netctl, then anything a failure left behind."""
-    if run.state.exists():
-        state = parse(run.state.read_bytes(), run.state)
-        if state.sandboxes:
-            run("sandbox", "rm", "-f", *[s.name for s in state.sandboxes])
-        if state.endpoints:
-            run("endpoint", "rm", "-f", *[e.id for e in state.endpoints])
-        if state.networks:
-            run("network", "rm", "-f", *[n.name for n in state.networks])
-    k = run.kernel
-    for name in k.netns_list():
-        k.netns_delete(name)
-    # the suite's own namespace: every link is a test's (a kill between a link's
-    # add and its ifalias leaves it unmarked, so ownership cannot tell)
-    for link in k.links():
-        if link.name != "lo":
-            k.link_delete(link.name)
-    for entry in os.listdir("/etc/netns"):
-        shutil.rmtree(os.path.join("/etc/netns", entry), ignore_errors=True)
-    k.close()
+    for args in rm_recorded(run.state):
+        run(*args)
+    wipe_kernel(run.kernel)
+    run.kernel.close()
 
 
 def _opened(pid: int, path: str) -> bool:

@@ -23,113 +23,24 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from netctl_runner import Forked, rm_recorded, wipe_kernel
+from support.forkrun import Child
 
 from netctl.store import dump, parse
 
 DEFAULT_RANDOM_KILLS = 2
 STRESS_RANDOM_KILLS = int(os.environ.get("NETCTL_CRASH_KILLS", "25"))
 KILLED = -signal.SIGKILL
-SCRUB = ("NETCTL_FAULT", "NETCTL_TRACE", "NETCTL_FAKE_KERNEL", "NETCTL_DEBUG", "NETCTL_FORMAT")
-
-
-class Child:
-    """A forked netctl run: poll it, kill it, collect its exit code and output."""
-
-    def __init__(self, pid: int, out, err):
-        self.pid, self._out, self._err = pid, out, err
-        self.code: int | None = None
-
-    def poll(self) -> int | None:
-        if self.code is None:
-            done, status = os.waitpid(self.pid, os.WNOHANG)
-            if done:
-                self.code = os.waitstatus_to_exitcode(status)
-        return self.code
-
-    def kill(self) -> None:
-        if self.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
-
-    def finish(self, timeout: float = 60.0) -> tuple[int, str, str]:
-        deadline = time.monotonic() + timeout
-        while self.poll() is None:
-            if time.monotonic() > deadline:
-                self.kill()
-                raise TimeoutError(f"netctl child {self.pid} did not finish")
-            time.sleep(0.001)
-        texts = []
-        for handle in (self._out, self._err):
-            handle.seek(0)
-            texts.append(handle.read().decode())
-            handle.close()
-        return self.code, texts[0], texts[1]
-
-
-class Forked:
-    """The CLI entry point in a forked child: its own process, environment and exit code."""
-
-    def __init__(self, state: Path):
-        import netctl.cli  # noqa: F401 - imported once here, not in every child
-        import netctl.kernel.netlink  # noqa: F401
-        import netctl.service.connect  # noqa: F401
-        import netctl.service.sandboxes  # noqa: F401
-        import netctl.store
-
-        netctl.store.dump(parse(b"schema = 1\n", state))  # imports tomli_w
-        self.state = state
-        self.env = {k: v for k, v in os.environ.items() if k not in SCRUB}
-        self.env["NETCTL_STATE"] = str(state)
-
-    def start(self, args: list[str], env: dict[str, str] | None = None) -> Child:
-        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed in finish
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            _child(args, {**self.env, **(env or {})}, out.fileno(), err.fileno())
-        return Child(pid, out, err)
-
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-        return self.start(list(args), env).finish()
-
-    def ok(self, *args: str) -> str:
-        code, out, err = self(*args)
-        assert code == 0, f"netctl {' '.join(args)} -> {code}: {err}"
-        return out
-
-
-def _child(argv: list[str], env: dict[str, str], out: int, err: int) -> None:
-    code = 70
-    try:
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        os.environ.clear()
-        os.environ.update(env)
-        sys.stdin = open(os.devnull)  # noqa: SIM115
-        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        from netctl.cli import main
-
-        try:
-            main.main(args=argv, prog_name="netctl")
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
 
 
 @pytest.fixture
 def run(tmp_path):
-    netctl = Forked(tmp_path / "state.toml")
+    netctl = Forked(tmp_path / "state.toml", timeout=60.0)
     try:
         yield netctl
     finally:
@@ -137,27 +48,14 @@ def run(tmp_path):
 
 
 def _wipe(netctl: Forked) -> None:
-    """Remove what the state knows through netctl, then every leftover of the killed runs."""
+    """Remove what the state knows through netctl (unchecked: a killed run may have left it
+    half-done), then every leftover of the killed runs."""
     from netctl.kernel.netlink import NetlinkKernel
 
-    if netctl.state.exists():
-        state = parse(netctl.state.read_bytes(), netctl.state)
-        if state.sandboxes:
-            netctl("sandbox", "rm", "-f", *[s.name for s in state.sandboxes])
-        if state.endpoints:
-            netctl("endpoint", "rm", "-f", *[e.id for e in state.endpoints])
-        if state.networks:
-            netctl("network", "rm", "-f", *[n.name for n in state.networks])
+    for args in rm_recorded(netctl.state):
+        netctl(*args)
     with NetlinkKernel() as k:
-        for name in k.netns_list():
-            k.netns_delete(name)
-        # the suite's own namespace: every link is a test's (a kill between a link's
-        # add and its ifalias leaves it unmarked, so ownership cannot tell)
-        for link in k.links():
-            if link.name != "lo":
-                k.link_delete(link.name)
-    for entry in os.listdir("/etc/netns"):
-        shutil.rmtree(os.path.join("/etc/netns", entry), ignore_errors=True)
+        wipe_kernel(k)
 
 
 # --- the commands under test: argv, the effect a completed run has, and what comes next ---

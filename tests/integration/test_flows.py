@@ -49,15 +49,6 @@ PORT = 5301  # each sandbox is a fresh namespace: nothing else listens there
 
 
 @pytest.fixture
-def kern():
-    from netctl.kernel.netlink import NetlinkKernel
-
-    k = NetlinkKernel()
-    yield k
-    k.close()
-
-
-@pytest.fixture
 def cli(tmp_path, kern):
     before = kernel_snapshot(kern)
     runner = Netctl(tmp_path / "state.toml")

@@ -15,28 +15,17 @@ import os
 import pkgutil
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 from netctl_runner import diff, kernel_snapshot
 from reconcile_lab import Lab
+from support import forkrun
 
 import netctl
 
-NOBODY = 65534
 FOREIGN_LINKS = ("fbr0", "vethfor0", "br-0123456789ab", "veth1234567", "veth7654321")
-
-
-@pytest.fixture
-def lab(tmp_path, nk, nstools):
-    lab = Lab(tmp_path / "state.toml", nk, nstools)
-    try:
-        yield lab
-    finally:
-        lab.cleanup()
 
 
 def ip(*args: str) -> None:
@@ -164,47 +153,8 @@ def _preload() -> None:
 def as_nobody(state: Path, *args: str) -> tuple[int, str, str]:
     """Run the CLI entry point in a child that dropped to uid/gid 65534 with no groups."""
     _preload()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            code = 70
-            try:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-                os.dup2(out.fileno(), 1)
-                os.dup2(err.fileno(), 2)
-                os.environ["NETCTL_STATE"] = str(state)
-                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-                sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-                from netctl.cli import main
-
-                try:
-                    main.main(args=list(args), prog_name="netctl")
-                    code = 0
-                except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else 1
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-        code = _wait(pid)
-        out.seek(0)
-        err.seek(0)
-        return code, out.read().decode(), err.read().decode()
-
-
-def _wait(pid: int, timeout: float = 30.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            raise TimeoutError(f"netctl as nobody ({pid}) did not finish")
-        time.sleep(0.005)
+    return forkrun.run(list(args), forkrun.clean_env(NETCTL_STATE=str(state)), forkrun.become_nobody,
+                       timeout=30.0)
 
 
 @pytest.fixture
@@ -212,11 +162,10 @@ def shared_state(nk, nstools):
     """A state file (and directory) that others may read, as /var/lib/netctl is."""
     directory = Path(tempfile.mkdtemp(dir="/var/lib/netctl"))
     directory.chmod(0o755)
-    lab = Lab(directory / "state.toml", nk, nstools)
     try:
-        yield lab
+        with Lab(directory / "state.toml", nk, nstools) as lab:
+            yield lab
     finally:
-        lab.cleanup()
         shutil.rmtree(directory)
 
 

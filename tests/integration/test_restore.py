@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from netctl_runner import diff, kernel_snapshot
 from reconcile_lab import Lab
-
-
-@pytest.fixture
-def lab(tmp_path, nk, nstools):
-    lab = Lab(tmp_path / "state.toml", nk, nstools)
-    try:
-        yield lab
-    finally:
-        lab.cleanup()
 
 
 def _build(lab: Lab) -> None:

@@ -22,15 +22,6 @@ from netctl_runner import Netctl, diff, kernel_snapshot
 
 
 @pytest.fixture
-def kern():
-    from netctl.kernel.netlink import NetlinkKernel
-
-    k = NetlinkKernel()
-    yield k
-    k.close()
-
-
-@pytest.fixture
 def cli(tmp_path, kern):
     runner = Netctl(tmp_path / "state.toml", forked=True)  # setup and the matrix: fork
     yield runner

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +57,19 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path, monkeypatch) -> Cli:
     return Cli(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def tmpfs_path(tmp_path: Path) -> Iterator[Path]:
+    """``tmp_path``, but on tmpfs (/dev/shm) when there is one: for tests that fsync and rename
+    thousands of small files, which is what a disk makes slow (the logic under test is the
+    same).  A module opts in by overriding ``tmp_path`` with it."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    path = Path(tempfile.mkdtemp(prefix="netctl-test-", dir=shm))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -14,102 +14,39 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
-import signal
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from support import forkrun
 
 from netctl.store import parse
 
 SHORT_WAITS = ("0", "0.05", "0.5", "2")
 LONG_WAIT = "300"
 STRESS_ROUNDS = int(os.environ.get("NETCTL_CONCURRENCY_ROUNDS", "10"))
+FINISH_TIMEOUT = 600.0
 
 
 @pytest.fixture
-def tmp_path(tmp_path):
-    """Scratch space on tmpfs when there is one (many small fsynced writes; same logic)."""
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path
-        return
-    path = Path(tempfile.mkdtemp(prefix="netctl-conc-", dir=shm))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _child(argv, env, etc, out, err) -> None:  # pragma: no cover - runs forked
-    code = 70
-    try:
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        os.environ.clear()
-        os.environ.update(env)
-        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        from netctl.cli import main
-
-        try:
-            main.main(args=argv, prog_name="netctl")
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+def tmp_path(tmpfs_path):
+    """Many small fsynced writes: on tmpfs when there is one (tests/unit/conftest.py)."""
+    return tmpfs_path
 
 
 class Runner:
     def __init__(self, root: Path):
-        import netctl.cli  # noqa: F401 - imported once, before any fork
-        import netctl.kernel.fake  # noqa: F401
-        import netctl.service.connect  # noqa: F401
-        import netctl.service.endpoints  # noqa: F401
-        import netctl.service.networks  # noqa: F401
-        import netctl.service.sandboxes  # noqa: F401
+        forkrun.preload("netctl.kernel.fake")
+        self.state, self.kernel = root / "state.toml", root / "kernel.json"
+        self.env = forkrun.clean_env(NETCTL_STATE=str(self.state), NETCTL_FAKE_KERNEL=str(self.kernel))
 
-        self.state, self.kernel, self.etc = root / "state.toml", root / "kernel.json", root / "etc-netns"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NETCTL_")}
-        self.env.update(NETCTL_STATE=str(self.state), NETCTL_FAKE_KERNEL=str(self.kernel))
-
-    def start(self, argv: list[str]) -> dict:
-        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - read in finish
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover
-            _child(argv, self.env, self.etc, out.fileno(), err.fileno())
-        return {"pid": pid, "out": out, "err": err, "code": None}
-
-    @staticmethod
-    def poll(child: dict) -> int | None:
-        if child["code"] is None:
-            done, status = os.waitpid(child["pid"], os.WNOHANG)
-            if done:
-                child["code"] = os.waitstatus_to_exitcode(status)
-        return child["code"]
-
-    def finish(self, child: dict, timeout: float = 600.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while self.poll(child) is None:
-            if time.monotonic() > deadline:
-                os.kill(child["pid"], signal.SIGKILL)
-                raise TimeoutError(f"child {child['pid']} did not finish")
-            time.sleep(0.002)
-        for key in ("out", "err"):
-            child[key].seek(0)
-            child[key] = child[key].read().decode()
-        return child
+    def start(self, argv: list[str]) -> forkrun.Child:
+        return forkrun.start(argv, self.env)
 
     def ok(self, *argv: str) -> str:
-        child = self.finish(self.start(list(argv)))
-        assert child["code"] == 0, f"{argv} -> {child['code']}: {child['err']}"
-        return child["out"]
+        code, out, err = self.start(list(argv)).finish(FINISH_TIMEOUT)
+        assert code == 0, f"{argv} -> {code}: {err}"
+        return out
 
 
 def _queued(pid: int, path: str) -> bool:
@@ -152,19 +89,19 @@ def storm(root: Path) -> dict[str, int]:
             job["child"] = run.start(["--lock-timeout", job["timeout"], *job["args"]])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not all(
-            run.poll(j["child"]) is not None or _queued(j["child"]["pid"], lock_path) for j in jobs
+            j["child"].poll() is not None or _queued(j["child"].pid, lock_path) for j in jobs
         ):
             time.sleep(0.01)
         fcntl.flock(fd, fcntl.LOCK_UN)
         for job in jobs:
-            job.update({k: v for k, v in run.finish(job["child"]).items() if k in ("code", "out", "err")})
+            job["code"], job["out"], job["err"] = job["child"].finish(FINISH_TIMEOUT)
     finally:
         os.close(fd)
         for job in jobs:
             child = job.get("child")
-            if child and run.poll(child) is None:
-                os.kill(child["pid"], signal.SIGKILL)
-                os.waitpid(child["pid"], 0)
+            if child and child.poll() is None:
+                child.kill()
+                os.waitpid(child.pid, 0)
 
     for job in jobs:
         allowed = (0,) if job["timeout"] == LONG_WAIT else (0, 7)

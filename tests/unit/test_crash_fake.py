@@ -13,25 +13,23 @@ delays complete the picture; ``-m stress`` runs the random kills again with
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import shutil
 import signal
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support import forkrun
 
 from netctl.store import parse
 
 KILLED = -signal.SIGKILL
 DEFAULT_RANDOM_KILLS = 3
 STRESS_RANDOM_KILLS = int(os.environ.get("NETCTL_CRASH_KILLS", "60"))
-SCRUB = ("NETCTL_FAULT", "NETCTL_TRACE", "NETCTL_DEBUG", "NETCTL_FORMAT", "NETCTL_STATE",
-         "NETCTL_FAKE_KERNEL", "NETCTL_LOCK_TIMEOUT")
 FILES = ("state.toml", "kernel.json")
 
 
@@ -46,17 +44,12 @@ class World:
         self.etc = root / "etc-netns"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in SCRUB}
-        env.update(NETCTL_STATE=str(self.state), NETCTL_FAKE_KERNEL=str(self.kernel))
-        return env
+        return forkrun.clean_env(NETCTL_STATE=str(self.state), NETCTL_FAKE_KERNEL=str(self.kernel))
 
     def start(self, argv: list[str], env: dict[str, str] | None = None, seed: int | None = None,
-              hook: str | None = None) -> Child:
-        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed in finish
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            _child(argv, {**self.env(), **(env or {})}, self.etc, seed, hook, out.fileno(), err.fileno())
-        return Child(pid, out, err)
+              hook: str | None = None) -> forkrun.Child:
+        """A forked run; SEED makes its randomness repeatable, HOOK kills it inside the save."""
+        return forkrun.start(argv, {**self.env(), **(env or {})}, functools.partial(_rig, seed, hook))
 
     def __call__(self, *argv: str, **kw) -> tuple[int, str, str]:
         return self.start(list(argv), **kw).finish()
@@ -87,37 +80,6 @@ class World:
         return sorted(p.name for p in self.root.glob(".state.toml.*.tmp"))
 
 
-class Child:
-    def __init__(self, pid: int, out, err):
-        self.pid, self._out, self._err = pid, out, err
-        self.code: int | None = None
-
-    def poll(self) -> int | None:
-        if self.code is None:
-            done, status = os.waitpid(self.pid, os.WNOHANG)
-            if done:
-                self.code = os.waitstatus_to_exitcode(status)
-        return self.code
-
-    def kill(self) -> None:
-        if self.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
-
-    def finish(self, timeout: float = 60.0) -> tuple[int, str, str]:
-        deadline = time.monotonic() + timeout
-        while self.poll() is None:
-            if time.monotonic() > deadline:
-                self.kill()
-                raise TimeoutError(f"netctl child {self.pid} did not finish")
-            time.sleep(0.0005)
-        texts = []
-        for handle in (self._out, self._err):
-            handle.seek(0)
-            texts.append(handle.read().decode())
-            handle.close()
-        return self.code, texts[0], texts[1]
-
-
 class _FixedClock(datetime):
     @classmethod
     def now(cls, tz=None):
@@ -139,65 +101,31 @@ def _kill_in_save(when: str) -> None:
     os.replace = replace
 
 
-def _child(argv, env, etc, seed, hook, out, err) -> None:  # pragma: no cover - runs forked
-    code = 70
-    try:
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        os.environ.clear()
-        os.environ.update(env)
-        sys.stdin = open(os.devnull)  # noqa: SIM115
-        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        import secrets
+def _rig(seed: int | None, hook: str | None) -> None:  # pragma: no cover - runs forked
+    """In the child, before the CLI runs."""
+    import secrets
 
-        import netctl.model
+    import netctl.model
 
-        if seed is not None:  # IDs, veth names, ULA prefixes and timestamps become repeatable
-            rng = random.Random(seed)
-            secrets.token_bytes = lambda n=32: rng.randbytes(n)
-            netctl.model.datetime = _FixedClock
-        if hook:
-            _kill_in_save(hook)
-        from netctl.cli import main
-
-        try:
-            main.main(args=argv, prog_name="netctl")
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+    if seed is not None:  # IDs, veth names, ULA prefixes and timestamps become repeatable
+        rng = random.Random(seed)
+        secrets.token_bytes = lambda n=32: rng.randbytes(n)
+        netctl.model.datetime = _FixedClock
+    if hook:
+        _kill_in_save(hook)
 
 
 @pytest.fixture
-def tmp_path(tmp_path):
-    """A scratch directory on tmpfs when there is one: these tests fsync and rename a few
-    thousand small files, which is what a disk makes slow (the crash logic is the same)."""
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path
-        return
-    path = Path(tempfile.mkdtemp(prefix="netctl-crash-", dir=shm))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+def tmp_path(tmpfs_path):
+    """These tests fsync and rename a few thousand small files: on tmpfs when there is one
+    (tests/unit/conftest.py)."""
+    return tmpfs_path
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _warm():
     """Import what the children need once, here, instead of in every fork."""
-    import netctl.cli  # noqa: F401
-    import netctl.kernel.fake  # noqa: F401
-    import netctl.service.connect  # noqa: F401
-    import netctl.service.networks  # noqa: F401
-    import netctl.service.sandboxes  # noqa: F401
-    from netctl.store import dump
-
-    dump(parse(b"schema = 1\n", Path("warm")))
+    forkrun.preload("netctl.kernel.fake")
 
 
 # (id, commands that build the starting point, the command killed, a next command on other objects)

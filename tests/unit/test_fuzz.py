@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
-import sys
-import tempfile
 from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import forkrun
 
 from netctl.store import dump, parse
 
@@ -40,17 +38,9 @@ TRIED: dict[str, int] = {}
 
 
 @pytest.fixture
-def tmp_path(tmp_path):
-    """Scratch space on tmpfs when there is one (thousands of small writes; same logic)."""
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path
-        return
-    path = Path(tempfile.mkdtemp(prefix="netctl-fuzz-", dir=shm))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+def tmp_path(tmpfs_path):
+    """Thousands of small writes: on tmpfs when there is one (tests/unit/conftest.py)."""
+    return tmpfs_path
 
 
 # --- generated values ---------------------------------------------------------------------
@@ -394,46 +384,12 @@ def test_lock_path_that_is_a_symlink_is_not_followed(world, tmp_path):
 
 # --- as an unprivileged user: run in a forked child that drops to nobody ------------------
 
-NOBODY = 65534
-
-
 def _as_nobody(cli, args: list[str]) -> tuple[int, str]:
-    """The CLI in a forked child running as uid/gid 65534 (or as this non-root user)."""
-    import netctl.cli  # noqa: F401 - everything the child needs is imported before the fork
-    import netctl.kernel.fake  # noqa: F401
-    import netctl.service.connect  # noqa: F401
-    import netctl.service.endpoints  # noqa: F401
-    import netctl.service.networks  # noqa: F401
-    import netctl.service.sandboxes  # noqa: F401
-
-    err = tempfile.TemporaryFile()  # noqa: SIM115 - read and closed below
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 70
-        try:
-            os.dup2(err.fileno(), 2)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            os.dup2(devnull, 1)
-            if os.geteuid() == 0:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-            from netctl.cli import main
-
-            try:
-                main.main(args=args, prog_name="netctl")
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    with err:
-        err.seek(0)
-        return os.waitstatus_to_exitcode(status), err.read().decode()
+    """The CLI in a forked child running as uid/gid 65534 (or as this non-root user), with this
+    process's environment (the cli fixture's); its exit code and stderr."""
+    forkrun.preload("netctl.kernel.fake")
+    code, _, err = forkrun.run(args, dict(os.environ), forkrun.become_nobody if os.geteuid() == 0 else None)
+    return code, err
 
 
 @pytest.fixture

@@ -1,0 +1,2 @@
+"""Helpers shared by tests/unit and tests/integration (importable as ``support``: pyproject's
+``pythonpath = ["tests"]``)."""
