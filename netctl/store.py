@@ -89,9 +89,17 @@ class Store:
         fd = self._open_lock()
         try:
             self._acquire(fd)
+            self._remove_stray_temps()
             yield self.read()
         finally:
             os.close(fd)
+
+    def _remove_stray_temps(self) -> None:
+        """Only the lock holder writes temp files, so any found now are what a save killed
+        before its rename left behind."""
+        for stray in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stray.unlink()
 
     def _open_lock(self) -> int:
         try:
