@@ -11,7 +11,7 @@ from .. import lookup
 from ..drivers.base import get_driver
 from ..errors import Conflict, NotFound
 from ..model import Endpoint
-from . import endpoints, gateway, leftovers
+from . import endpoints, gateway
 from .context import Context
 from .endpoints import EndpointRequest
 
@@ -39,14 +39,11 @@ def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointReque
                 raise Conflict(f"sandbox {sb.name!r} is already connected to network {net.name!r} "
                                f"(endpoint {ep.name!r})")
         driver = get_driver(net.driver, ctx)
-        ep = endpoints._plan(state, net, req)
+        ep = endpoints.plan(state, net, req)
         if driver.plumbs:
-            if not ctx.kernel.netns_exists(sb.name):
-                raise NotFound(f"namespace of sandbox {sb.name!r} is gone (run 'netctl gc')")
-            leftovers.clear_sandbox(ctx, state, sb)  # a killed run's eth<n> would collide
+            endpoints.ready_to_plumb(ctx, state, sb)
             driver.check_routes(net, ep, sb)
-            ep.ifname = f"{net.options.get('iface_prefix', 'eth')}{sb.next_ifindex}"
-            sb.next_ifindex += 1
+            ep.ifname = endpoints.next_ifname(net, sb)
         ep.sandbox, ep.priority = sb.id, priority
         driver.create_endpoint(net, ep, tx, into=sb if driver.plumbs else None)
         state.endpoints.append(ep)

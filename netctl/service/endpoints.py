@@ -54,7 +54,8 @@ def _address(state: State, net: Network, family: int, wanted: str | None) -> str
     return f"{addr}/{subnet.prefixlen}"
 
 
-def _plan(state: State, net: Network, req: EndpointRequest) -> Endpoint:
+def plan(state: State, net: Network, req: EndpointRequest) -> Endpoint:
+    """A new endpoint with its addresses and MAC decided (pure IPAM over the state)."""
     if lookup.endpoint_in(state, net, req.name) is not None:
         raise Conflict(f"endpoint with name {req.name!r} already exists in network {net.name!r}")
     ep = Endpoint(name=req.name, id=new_id(), network=net.id, created=now(),
@@ -81,10 +82,25 @@ def create(ctx: Context, network_ref: str, req: EndpointRequest) -> Endpoint:
     req = req.validated()
     with ctx.mutation() as (state, tx):
         net = lookup.network(state, network_ref)
-        ep = _plan(state, net, req)
+        ep = plan(state, net, req)
         get_driver(net.driver, ctx).create_endpoint(net, ep, tx)
         state.endpoints.append(ep)
     return ep
+
+
+def ready_to_plumb(ctx: Context, state: State, sb: Sandbox) -> None:
+    """The sandbox's namespace must exist; what a killed run left in it is cleared first,
+    since a leftover ``eth<n>`` would collide with the name the counter hands out."""
+    if not ctx.kernel.netns_exists(sb.name):
+        raise NotFound(f"namespace of sandbox {sb.name!r} is gone (run 'netctl gc')")
+    leftovers.clear_sandbox(ctx, state, sb)
+
+
+def next_ifname(net: Network, sb: Sandbox) -> str:
+    """``<prefix><n>`` from the sandbox's counter, which only goes up (libnetwork's rule)."""
+    name = f"{net.options.get('iface_prefix', 'eth')}{sb.next_ifindex}"
+    sb.next_ifindex += 1
+    return name
 
 
 def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, tx: Transaction) -> None:
@@ -93,14 +109,11 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
         raise Conflict(f"endpoint {ep.name!r} is already joined to sandbox {where!r}")
     net = state.network_by_id(ep.network)
     driver = get_driver(net.driver, ctx)
-    if not ctx.kernel.netns_exists(sb.name) and driver.plumbs:
-        raise NotFound(f"namespace of sandbox {sb.name!r} is gone (run 'netctl gc')")
     if driver.plumbs:
-        leftovers.clear_sandbox(ctx, state, sb)  # a killed run's eth<n> would collide
+        ready_to_plumb(ctx, state, sb)
     ep.sandbox, ep.priority = sb.id, priority
     if driver.plumbs:
-        ep.ifname = f"{net.options.get('iface_prefix', 'eth')}{sb.next_ifindex}"
-        sb.next_ifindex += 1
+        ep.ifname = next_ifname(net, sb)
         driver.join(net, ep, sb, tx)
         gateway.apply(ctx.kernel, state, sb, tx)
 
