@@ -51,9 +51,9 @@ def _check_overlap(state: State, net) -> None:
         raise Conflict(f"subnet {net} overlaps network {other.name!r} ({theirs})")
 
 
-def _plan_subnet(state: State, req: ipam_request.SubnetRequest) -> Subnet:
+def _plan_subnet(req: ipam_request.SubnetRequest) -> Subnet:
+    """The subnet with its gateway; overlaps were ruled out when the subnet was chosen."""
     net = ip_network(req.subnet)
-    _check_overlap(state, net)
     taken = {int(ip_address(a)) for a in req.aux_addresses.values()}
     sub = Subnet(str(net), ip_range=req.ip_range, aux_addresses=dict(req.aux_addresses))
     if req.gateway:
@@ -83,12 +83,12 @@ def _plan_ipam(ctx: Context, state: State, net: Network, req: NetworkRequest, cf
             for blocked, what in blockers:
                 if ipam.overlaps(ip_network(r.subnet), blocked):
                     raise Conflict(f"subnet {r.subnet} overlaps {what}")
-        net.subnets.append(_plan_subnet(state, r))
+        net.subnets.append(_plan_subnet(r))
     if net.ipv6 and net.subnet_for(6) is None:
         state.ula_prefix = state.ula_prefix or ipam.new_ula_prefix()
         taken = [s for _, s in ipam.network_subnets(state.networks)] + list(cfg.exclude)
         ula = ipam.choose_ula_subnet(state.ula_prefix, taken)
-        net.subnets.append(_plan_subnet(state, ipam_request.SubnetRequest(str(ula))))
+        net.subnets.append(_plan_subnet(ipam_request.SubnetRequest(str(ula))))
     v6 = net.subnet_for(6)
     if validate.option_bool(net, "ipv6_from_mac", False) and v6:
         ipam.check_self_generation(ip_network(v6.subnet))
