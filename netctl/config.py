@@ -59,10 +59,6 @@ class Config:
     default_mtu: int | None = None
     default_driver: str = "bridge"
 
-    def excluded(self, subnet: IPNetwork) -> IPNetwork | None:
-        """The first excluded range ``subnet`` overlaps, if any."""
-        return next((x for x in self.exclude if x.version == subnet.version and x.overlaps(subnet)), None)
-
 
 def load(path: str | None = None) -> Config:
     """Read and check the file; missing (or ``path == ""``) means built-in defaults."""

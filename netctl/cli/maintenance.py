@@ -11,6 +11,7 @@ import sys
 import click
 
 from .. import output
+from ..errors import DriftFound
 from .common import service
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -55,7 +56,7 @@ def check(repair, fmt):
         remaining = find(service())
         _report(remaining, remaining, "repaired", fmt)
     if remaining:
-        sys.exit(9)
+        sys.exit(DriftFound.exit_code)
 
 
 @click.command()
@@ -82,7 +83,7 @@ def restore(fmt):
     outcome = reconcile(service(), recreate_sandboxes=True)
     _report(outcome.found, outcome.remaining, "restored", fmt)
     if outcome.remaining:
-        sys.exit(9)
+        sys.exit(DriftFound.exit_code)
 
 
 COMMANDS = (check, gc, restore)

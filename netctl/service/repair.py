@@ -35,10 +35,6 @@ class Outcome:
     remaining: list[drift.Finding]  # after
     failures: list[str] = field(default_factory=list)
 
-    @property
-    def clean(self) -> bool:
-        return not self.remaining
-
 
 def _attempt(what: str, fix: Callable[[Transaction], object], failures: list[str]) -> None:
     try:
