@@ -26,4 +26,3 @@ _netctl_completion_setup() {
 }
 
 _netctl_completion_setup;
-

@@ -16,4 +16,3 @@ end
 
 complete --erase --command netctl  # drop rules loaded before for another "netctl"
 complete --no-files --command netctl --arguments "(_netctl_completion)"
-

@@ -18,7 +18,6 @@ import argparse
 import inspect
 import re
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 import click
@@ -78,10 +77,16 @@ def usage(cmd: click.Command, ctx: click.Context) -> str:
     return re.sub(r"[A-Z][A-Z_|]*[A-Z]", lambda m: f"\\fI{m.group(0)}\\fR", esc(pieces))
 
 
+def _is_help(param: click.Parameter, cmd: click.Command, ctx: click.Context) -> bool:
+    """Click names the help option ``help`` up to 8.4 and ``_click_default_help`` since 8.5:
+    compare its option strings instead of its name."""
+    return set(param.opts) == set(cmd.get_help_option_names(ctx))
+
+
 def options(cmd: click.Command, ctx: click.Context) -> list[str]:
     out = []
     for param in cmd.get_params(ctx):
-        if not isinstance(param, click.Option) or param.hidden or (param.name == "help" and ctx.parent):
+        if not isinstance(param, click.Option) or param.hidden or (_is_help(param, cmd, ctx) and ctx.parent):
             continue  # --help is on every command; netctl(8) says so once
         names = ", ".join(bold(o) for o in sorted(param.opts, key=len) + param.secondary_opts)
         if not param.is_flag:
@@ -172,15 +177,15 @@ def overview(tree: list, ver: str) -> str:
 
 
 def generate(out: Path) -> list[Path]:
+    from netctl import __version__ as ver
     from netctl.cli import main
     from netctl.cli.completion import source
 
-    ver = version("netctl")
     written = []
     (out / "completions").mkdir(parents=True, exist_ok=True)
     for shell, filename in COMPLETIONS.items():
         target = out / "completions" / filename
-        target.write_text(source(shell, main) + "\n")
+        target.write_text(source(shell, main))
         written.append(target)
     man = out / "man"
     man.mkdir(parents=True, exist_ok=True)

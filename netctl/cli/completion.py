@@ -1,7 +1,10 @@
 """``netctl completion bash|zsh|fish``: print the shell completion script.
 
-The scripts are click's own (``_NETCTL_COMPLETE=<shell>_source netctl`` prints the same bytes,
-and ``completions/`` ships them), so they are shims that call ``netctl`` back for the words.
+The scripts are click's own templates, so they are shims that call ``netctl`` back for the
+words.  ``_NETCTL_COMPLETE=<shell>_source netctl`` prints the same bytes as this command, and
+``completions/`` ships them: netctl answers that variable itself (``print_source``) because
+click changed the trailing newline of its answer in 8.5, and the shipped files must not depend
+on which click a machine has.
 
 click 8.4.0's fish script is broken (pallets/click#3502: an unquoted ``\\n`` in ``string split``
 becomes a newline that ends the command, and command substitution splits the response on
@@ -10,6 +13,8 @@ before click ever looks one up.  It is self-consistent, so a fixed click changes
 """
 
 from __future__ import annotations
+
+import sys
 
 import click
 from click.shell_completion import CompletionItem, FishComplete, add_completion_class
@@ -56,13 +61,23 @@ add_completion_class(NetctlFishComplete, "fish")
 
 
 def source(shell: str, cli: click.Command, prog_name: str = "netctl") -> str:
-    """The script ``_NETCTL_COMPLETE=<shell>_source netctl`` prints (without its final newline)."""
+    """The script for SHELL, ending in exactly one newline whatever click's template does."""
     from click.shell_completion import get_completion_class
 
     cls = get_completion_class(shell)
     if cls is None:
         raise click.BadParameter(f"unsupported shell {shell!r}")
-    return cls(cli, {}, prog_name, COMPLETE_VAR).source()
+    return cls(cli, {}, prog_name, COMPLETE_VAR).source().rstrip("\n") + "\n"
+
+
+def print_source(instruction: str, cli: click.Command) -> bool:
+    """Answer ``_NETCTL_COMPLETE=<shell>_source``; False for the other instructions, which
+    click handles (the per-word ``<shell>_complete`` calls)."""
+    shell, _, what = instruction.partition("_")
+    if what != "source" or shell not in SHELLS:
+        return False
+    sys.stdout.write(source(shell, cli))
+    return True
 
 
 @click.command()
@@ -77,4 +92,4 @@ def completion(shell: str) -> None:
     Or for this shell only: eval "$(netctl completion bash)"
     """
     root = click.get_current_context().find_root().command
-    click.echo(source(shell, root))
+    click.echo(source(shell, root), nl=False)

@@ -9,6 +9,7 @@ import traceback
 
 import click
 
+from .. import __version__
 from ..errors import NetctlError
 from ..store import DEFAULT_PATH
 
@@ -25,6 +26,11 @@ class RootGroup(click.Group):
     """Runs click without its own error printing so every failure is one ``netctl:`` line."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if os.environ.get("_NETCTL_COMPLETE", "").endswith("_source"):
+            from .completion import print_source
+
+            if print_source(os.environ["_NETCTL_COMPLETE"], self):
+                sys.exit(0)
         try:
             rv = super().main(args, prog_name or "netctl", complete_var, standalone_mode=False, **extra)
         except NetctlError as exc:
@@ -98,7 +104,7 @@ class Settings:
 @click.option("--color", envvar="NETCTL_COLOR", default="auto", show_default=True, show_envvar=True,
               type=click.Choice(["auto", "always", "never"]),
               help="Colour tables: auto = on a terminal unless NO_COLOR is set.")
-@click.version_option(package_name="netctl", prog_name="netctl")
+@click.version_option(version=__version__, prog_name="netctl")
 @click.pass_context
 def main(ctx: click.Context, state: str, lock_timeout: float, config: str, color: str) -> None:
     """Container networking without a daemon: networks, endpoints and sandboxes on the real
