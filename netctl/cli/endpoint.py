@@ -84,7 +84,7 @@ def rm(names, force):
 @click.argument("endpoint_ref", metavar="ENDPOINT", shell_complete=complete.endpoints)
 @click.argument("sandbox_ref", metavar="SANDBOX", shell_complete=complete.sandboxes)
 @click.option("--priority", type=int, default=0, show_default=True,
-              help="Higher wins the default route.")
+              help="Higher wins the default route (-2147483648 to 2147483647).")
 def join(endpoint_ref, sandbox_ref, priority):
     """Move ENDPOINT's interface into SANDBOX (as eth0, eth1…)."""
     from ..service.endpoints import join as do_join

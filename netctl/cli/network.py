@@ -42,7 +42,8 @@ def network() -> None:
 @click.argument("name")
 @click.option("-d", "--driver", default=None, metavar="DRIVER", shell_complete=complete.drivers,
               help="bridge, null or host  [default: bridge, or default_driver in the config file]")
-@multi("--subnet", "Subnet in CIDR form (one IPv4, one IPv6).", "CIDR")
+@multi("--subnet", "Subnet in CIDR form (one IPv4, one IPv6); loopback, link-local, multicast, "
+       "0/8, 240/4 and IPv4-mapped ranges are refused.", "CIDR")
 @multi("--gateway", "Gateway for the matching subnet.", "IP")
 @multi("--ip-range", "Allocate endpoint addresses from this sub-range.", "CIDR")
 @multi("--aux-address", "Reserve an address: name=ip.", "NAME=IP")
@@ -144,7 +145,7 @@ def prune(force):
 @multi("--alias", "Extra name for the endpoint in peers' hosts files.", "NAME")
 @multi("--link-local-ip", "Extra link-local address.", "IP")
 @click.option("--priority", type=int, default=0, show_default=True,
-              help="Higher wins the default route.")
+              help="Higher wins the default route (-2147483648 to 2147483647).")
 def connect(network_ref, sandbox_ref, name, ip, ip6, mac, alias, link_local_ip, priority):
     """Create an endpoint on NETWORK and join it to SANDBOX, in one step."""
     from ..service.connect import connect as do_connect

@@ -9,7 +9,7 @@ from .. import etcfiles, hostsfile, ipam, ipam_request, lookup, validate
 from ..config import Config
 from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError
-from ..model import Network, State, Subnet, new_id, now
+from ..model import Network, State, Subnet, now
 from ..txn import Transaction
 from . import batch, leftovers
 from .context import Context
@@ -128,8 +128,10 @@ def create(ctx: Context, req: NetworkRequest, ignore: bool = False,
             raise Conflict(f"network with name {name!r} already exists")
         if driver_name != "bridge" and any(n.driver == driver_name for n in state.networks):
             raise Conflict(f'only one instance of "{driver_name}" network is allowed')
-        net = Network(name=name, id=new_id(), driver=driver_name, created=now(), ipv6=req.ipv6,
-                      internal=req.internal, labels=labels, options=options)
+        lookup.check_new_name(state.networks, name, "network")
+        net = Network(name=name, id=lookup.fresh_id(state.networks), driver=driver_name,
+                      created=now(), ipv6=req.ipv6, internal=req.internal, labels=labels,
+                      options=options)
         if driver_name == "bridge":
             net.bridge = options.get("bridge") or f"br-{net.id[:12]}"
             _check_bridge(state, net)
