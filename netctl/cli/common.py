@@ -31,7 +31,9 @@ def format_options(func: Callable) -> Callable:
     func = click.option(
         "--format", "fmt", metavar="json|table|TEMPLATE", envvar="NETCTL_FORMAT", show_envvar=True,
         shell_complete=formats,
-        help="json, table, or a Python format string over the JSON fields, e.g. '{name} {id}'.",
+        help="json, table, a Go template as with docker ('{{.Name}} {{.ID}}', {{json .}}, "
+             "{{range .List}}..{{end}}, {{index .Labels \"k\"}}), or a Python format string over "
+             "the JSON fields ('{name} {id}'). Values print as JSON (true, null).",
     )(func)
     return func
 
