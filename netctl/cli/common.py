@@ -80,6 +80,19 @@ def inspect_each(refs, find, view, columns, fmt: str | None, quiet: bool) -> Non
     report_many([], missing)
 
 
+def confirm(question: str) -> bool:
+    """Ask on stderr, read one line from stdin, terminal or not: only y/yes is a yes, and end
+    of input is a no, so ``echo n | netctl … prune`` or ``</dev/null`` never deletes."""
+    click.echo(f"{question} [y/N] ", err=True, nl=False)
+    try:
+        answer = sys.stdin.readline() if sys.stdin else ""
+    except (OSError, ValueError):  # stdin closed or unreadable: no answer
+        answer = ""
+    if not answer.endswith("\n"):
+        click.echo("", err=True)  # end the prompt line when there was no answer line
+    return answer.strip().lower() in ("y", "yes")
+
+
 def report_many(done: list[str], errors: list[NetctlError]) -> None:
     """Print each name done on stdout, each error on stderr; exit with the first error's code."""
     for name in done:

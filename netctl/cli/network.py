@@ -11,6 +11,7 @@ from ..errors import NetctlError
 from . import complete
 from .common import (
     config,
+    confirm,
     format_options,
     inspect_each,
     label_matches,
@@ -120,18 +121,27 @@ def rm(names, force):
 @network.command()
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 def prune(force):
-    """Remove every network that has no endpoints."""
+    """Remove every network that has no endpoints.
+
+    Without -f it lists them and asks on stderr, reading the answer from stdin even when that
+    is not a terminal (as docker does): only y or yes removes them; anything else, or end of
+    input, removes nothing and exits 0 with "nothing removed" on stderr.
+    """
     from ..service.networks import prune as prune_networks
     from ..service.networks import prune_candidates
 
     ctx = service()
-    if not force and sys.stdin.isatty():
-        names = [n.name for n in prune_candidates(ctx.read())]
-        if not names:
+    only = None
+    if not force:
+        nets = prune_candidates(ctx.read())
+        if not nets:
             return
-        click.confirm(f"Remove {len(names)} network(s) without endpoints ({', '.join(names)})?",
-                      abort=True, err=True)
-    for name in prune_networks(ctx):
+        names = ", ".join(n.name for n in nets)
+        if not confirm(f"Remove {len(nets)} network(s) without endpoints ({names})?"):
+            click.echo("netctl: network prune: nothing removed", err=True)
+            return
+        only = {n.id for n in nets}  # what was shown: never one created while we waited
+    for name in prune_networks(ctx, only):
         click.echo(name)
 
 

@@ -164,10 +164,14 @@ def prune_candidates(state: State) -> list[Network]:
     return [n for n in state.networks if not state.endpoints_of(n)]
 
 
-def prune(ctx: Context) -> list[str]:
+def prune(ctx: Context, only: set[str] | None = None) -> list[str]:
+    """Remove the networks without endpoints; ``only``: just these IDs (what the user was
+    asked about), should another command have created a network meanwhile."""
     with ctx.mutation() as (state, tx):
         names = []
         for net in prune_candidates(state):
+            if only is not None and net.id not in only:
+                continue
             _remove_one(ctx, state, net, tx)
             names.append(net.name)
     return names
