@@ -99,11 +99,12 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], stream=None
 
 
 def render(rows: Sequence[dict[str, Any]], columns: Sequence[Column], fmt: str | None,
-           quiet: bool = False, key: str = "name") -> None:
-    """ls-style output of many rows."""
+           quiet: bool = False, key: str | Callable[[dict[str, Any]], str] = "name") -> None:
+    """ls-style output of many rows; ``-q`` prints ``key`` of each (a field, or a function for
+    what a field alone cannot say, e.g. an endpoint's ``NETWORK/NAME``)."""
     if quiet:
         for row in rows:
-            print(row[key])
+            print(key(row) if callable(key) else row[key])
     elif fmt == "json":
         print(to_json(list(rows)))
     elif fmt in (None, "", "table"):

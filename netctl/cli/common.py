@@ -27,7 +27,9 @@ def config(ctx: click.Context | None = None):
 
 
 def format_options(func: Callable) -> Callable:
-    func = click.option("-q", "--quiet", is_flag=True, help="Print names only.")(func)
+    func = click.option("-q", "--quiet", is_flag=True,
+                        help="Print names only (endpoints: NETWORK/NAME, as they accept)."
+                        )(func)
     func = click.option(
         "--format", "fmt", metavar="json|table|TEMPLATE", envvar="NETCTL_FORMAT", show_envvar=True,
         shell_complete=formats,
@@ -64,7 +66,7 @@ def exists_exit(find: Callable[[], object]) -> None:
         raise
 
 
-def inspect_each(refs, find, view, columns, fmt: str | None, quiet: bool) -> None:
+def inspect_each(refs, find, view, columns, fmt: str | None, quiet: bool, key="name") -> None:
     """``inspect A B``: print the objects found (a JSON array by default), then one error
     line per missing name, exiting with the first error's code."""
     from .. import output
@@ -76,7 +78,7 @@ def inspect_each(refs, find, view, columns, fmt: str | None, quiet: bool) -> Non
             rows.append(view(state, find(state, ref)))
         except NetctlError as exc:
             missing.append(exc)
-    output.render(rows, columns, fmt or "json", quiet)
+    output.render(rows, columns, fmt or "json", quiet, key)
     report_many([], missing)
 
 

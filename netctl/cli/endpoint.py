@@ -19,6 +19,12 @@ COLUMNS = [
 ]
 
 
+
+def qualified(row: dict) -> str:
+    """What ``-q`` prints: ``NETWORK/NAME`` names one endpoint even when a name repeats."""
+    return f"{row['network']}/{row['name']}"
+
+
 @click.group()
 def endpoint() -> None:
     """Create, join, leave and remove endpoints (an interface on a network)."""
@@ -52,7 +58,7 @@ def list_(network_ref, fmt, quiet):
     eps = state.endpoints
     if network_ref:
         eps = state.endpoints_of(lookup.network(state, network_ref))
-    output.render([views.endpoint(state, e) for e in eps], COLUMNS, fmt, quiet)
+    output.render([views.endpoint(state, e) for e in eps], COLUMNS, fmt, quiet, qualified)
 
 
 @endpoint.command()
@@ -60,7 +66,7 @@ def list_(network_ref, fmt, quiet):
 @format_options
 def inspect(names, fmt, quiet):
     """Show endpoints as a JSON array (NAME or NETWORK/NAME)."""
-    inspect_each(names, lookup.endpoint, views.endpoint, COLUMNS, fmt, quiet)
+    inspect_each(names, lookup.endpoint, views.endpoint, COLUMNS, fmt, quiet, qualified)
 
 
 @endpoint.command()
