@@ -132,7 +132,8 @@ def _pools(items: Any, bad) -> list[tuple[IPv4Network, int]]:
         base_text, size = item["base"], item["size"]
         if not isinstance(base_text, str):
             raise bad(f"{key}.base", f"expected a string, got {base_text!r}")
-        base = ip_network(_checked(f"{key}.base", validate.cidr, base_text, bad))
+        base = ip_network(_checked(f"{key}.base", lambda v: validate.usable(validate.cidr(v), "pool"),
+                                   base_text, bad))
         if base.version != 4:
             raise bad(f"{key}.base", "only IPv4 pools (IPv6 subnets come from a ULA /48)")
         if type(size) is not int:

@@ -41,7 +41,7 @@ def build(
 ) -> list[SubnetRequest]:
     if len(ip_ranges) > len(subnets) or len(gateways) > len(subnets):
         raise InvalidInput("every ip-range or gateway must have a corresponding subnet")
-    requests = [SubnetRequest(validate.cidr(s)) for s in subnets]
+    requests = [SubnetRequest(validate.usable(validate.cidr(s))) for s in subnets]
     nets = [ip_network(r.subnet) for r in requests]
     for i, a in enumerate(nets):
         for b in nets[i + 1 :]:
@@ -51,7 +51,7 @@ def build(
         if sum(1 for n in nets if n.version == family) > 1:
             raise InvalidInput(f"more than one IPv{family} subnet: the bridge driver takes one")
     for text in ip_ranges:
-        rng = ip_network(validate.cidr(text, "ip-range"))
+        rng = ip_network(validate.usable(validate.cidr(text, "ip-range"), "ip-range"))
         req = _owner(requests, rng, "ip-range", text)
         if req.ip_range:
             raise InvalidInput(
@@ -59,7 +59,7 @@ def build(
             )
         req.ip_range = str(rng)
     for text in gateways:
-        gw = ip_address(validate.address(text, "gateway"))
+        gw = ip_address(validate.usable(validate.address(text, "gateway"), "gateway"))
         req = _owner(requests, gw, "gateway", text)
         if req.gateway:
             raise InvalidInput(
@@ -67,6 +67,6 @@ def build(
             )
         req.gateway = str(gw)
     for key, text in validate.key_values(aux, "aux-address").items():
-        addr = ip_address(validate.address(text, "aux-address"))
+        addr = ip_address(validate.usable(validate.address(text, "aux-address"), "aux-address"))
         _owner(requests, addr, "aux-address", f"{key}={text}").aux_addresses[key] = str(addr)
     return requests

@@ -1,4 +1,4 @@
-"""Rendering for ls/inspect: a table, JSON, a Python format template, or names only.
+"""Rendering for ls/inspect: a table, JSON, a Go or Python format template, or names only.
 
 stdout carries data only.  rich is imported only when a table goes to a terminal (and colour is
 not off: ``--color never``, ``NO_COLOR``) or ``--color always`` asks for it; otherwise it is
@@ -22,13 +22,38 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False)
 
 
+class _Value:
+    """A row value inside a Python format template: ``{internal}`` prints ``true``, ``{sandbox}``
+    ``null`` and ``{aliases}`` a JSON list (what the JSON output says), while ``{subnets[0][subnet]}``
+    and format specs (``{name:<10}``) still work."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __getitem__(self, key):
+        if isinstance(self.value, list) and isinstance(key, str) and key.isdigit():
+            key = int(key)
+        return _Value(self.value[key])
+
+    def __format__(self, spec: str) -> str:
+        from .gotemplate import text
+
+        return format(text(self.value), spec)
+
+
 def template(fmt: str, row: dict[str, Any]) -> str:
+    """A Go template when it has ``{{`` (gotemplate.py), otherwise a Python format string."""
     try:
         fmt.encode("utf-8")  # lone surrogates (a non-UTF-8 argv) could not be printed
     except UnicodeEncodeError:
         raise InvalidInput(f"--format: not valid UTF-8: {fmt!r}") from None
+    from . import gotemplate
+
+    if gotemplate.is_template(fmt):
+        return gotemplate.render(gotemplate.parse(fmt), row)
     try:
-        return fmt.format(**row).replace("\\t", "\t").replace("\\n", "\n")
+        values = {key: _Value(value) for key, value in row.items()}
+        return fmt.format(**values).replace("\\t", "\t").replace("\\n", "\n")
     except (KeyError, IndexError) as exc:
         raise InvalidInput(f"--format: unknown field {exc} (fields: {', '.join(row)})") from None
     except (ValueError, AttributeError, TypeError) as exc:
@@ -74,16 +99,21 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], stream=None
 
 
 def render(rows: Sequence[dict[str, Any]], columns: Sequence[Column], fmt: str | None,
-           quiet: bool = False, key: str = "name") -> None:
-    """ls-style output of many rows."""
+           quiet: bool = False, key: str | Callable[[dict[str, Any]], str] = "name") -> None:
+    """ls-style output of many rows; ``-q`` prints ``key`` of each (a field, or a function for
+    what a field alone cannot say, e.g. an endpoint's ``NETWORK/NAME``)."""
     if quiet:
         for row in rows:
-            print(row[key])
+            print(key(row) if callable(key) else row[key])
     elif fmt == "json":
         print(to_json(list(rows)))
     elif fmt in (None, "", "table"):
         table(rows, columns)
     else:
+        if not rows and "{{" in fmt:  # an unsupported template is refused even with no rows
+            from .gotemplate import parse
+
+            parse(fmt)
         out = [template(fmt, row) for row in rows]
         if out:
             print("\n".join(out))

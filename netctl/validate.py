@@ -76,6 +76,17 @@ def mac(value: str) -> str:
     return value.lower()
 
 
+PRIORITY_RANGE = (-(2**31), 2**31 - 1)  # a 32-bit int, like docker's gw-priority
+
+
+def priority(value: int) -> int:
+    """Bounded so the state holds what any consumer of it (and docker's API) can read back."""
+    low, high = PRIORITY_RANGE
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidInput(f"invalid priority {value}: must be an integer from {low} to {high}")
+    return value
+
+
 def address(value: str, what: str = "address", version: int | None = None) -> str:
     try:
         addr = ip_address(value)
@@ -97,6 +108,38 @@ def cidr(value: str, what: str = "subnet") -> str:
     if str(net) != str(ip_interface(value).network) or ip_interface(value).ip != net.network_address:
         raise InvalidInput(f"invalid {what} {value}: host bits set (did you mean {net}?)")
     return str(net)
+
+
+# Ranges a container network can never use: packets to them never leave the host the way a
+# bridge's do (loopback, link-local), are not unicast (multicast, broadcast), or mean "any"
+# (0.0.0.0/8, ::).  RFC 1918, CGNAT 100.64/10, ULA fc00::/7, documentation and public ranges
+# stay allowed, as docker allows them.
+SPECIAL_RANGES = tuple((ip_network(cidr_text), why) for cidr_text, why in (
+    ("0.0.0.0/8", "'this network' (RFC 791)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved (240/4 and the broadcast address)"),
+    ("::/128", "the unspecified address"),
+    ("::1/128", "loopback"),
+    ("::ffff:0:0/96", "IPv4-mapped"),
+    ("fe80::/10", "link-local"),
+    ("ff00::/8", "multicast"),
+))
+
+
+def usable(value: str, what: str = "subnet") -> str:
+    """Refuse a subnet, range or address that touches a special-purpose range (exit 2):
+    the kernel would either refuse it halfway through a create or route it somewhere else."""
+    net = ip_network(value, strict=False)
+    if net.prefixlen == 0:
+        raise InvalidInput(f"invalid {what} {value}: the whole address space")
+    for special, why in SPECIAL_RANGES:
+        if special.version == net.version and special.overlaps(net):
+            inside = net.subnet_of(special)
+            where = "is in" if inside else "overlaps"
+            raise InvalidInput(f"invalid {what} {value}: {where} {special}, {why}")
+    return value
 
 
 def link_local(value: str) -> str:

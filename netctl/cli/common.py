@@ -27,11 +27,15 @@ def config(ctx: click.Context | None = None):
 
 
 def format_options(func: Callable) -> Callable:
-    func = click.option("-q", "--quiet", is_flag=True, help="Print names only.")(func)
+    func = click.option("-q", "--quiet", is_flag=True,
+                        help="Print names only (endpoints: NETWORK/NAME, as they accept)."
+                        )(func)
     func = click.option(
         "--format", "fmt", metavar="json|table|TEMPLATE", envvar="NETCTL_FORMAT", show_envvar=True,
         shell_complete=formats,
-        help="json, table, or a Python format string over the JSON fields, e.g. '{name} {id}'.",
+        help="json, table, a Go template as with docker ('{{.Name}} {{.ID}}', {{json .}}, "
+             "{{range .List}}..{{end}}, {{index .Labels \"k\"}}), or a Python format string over "
+             "the JSON fields ('{name} {id}'). Values print as JSON (true, null).",
     )(func)
     return func
 
@@ -62,7 +66,7 @@ def exists_exit(find: Callable[[], object]) -> None:
         raise
 
 
-def inspect_each(refs, find, view, columns, fmt: str | None, quiet: bool) -> None:
+def inspect_each(refs, find, view, columns, fmt: str | None, quiet: bool, key="name") -> None:
     """``inspect A B``: print the objects found (a JSON array by default), then one error
     line per missing name, exiting with the first error's code."""
     from .. import output
@@ -74,8 +78,21 @@ def inspect_each(refs, find, view, columns, fmt: str | None, quiet: bool) -> Non
             rows.append(view(state, find(state, ref)))
         except NetctlError as exc:
             missing.append(exc)
-    output.render(rows, columns, fmt or "json", quiet)
+    output.render(rows, columns, fmt or "json", quiet, key)
     report_many([], missing)
+
+
+def confirm(question: str) -> bool:
+    """Ask on stderr, read one line from stdin, terminal or not: only y/yes is a yes, and end
+    of input is a no, so ``echo n | netctl … prune`` or ``</dev/null`` never deletes."""
+    click.echo(f"{question} [y/N] ", err=True, nl=False)
+    try:
+        answer = sys.stdin.readline() if sys.stdin else ""
+    except (OSError, ValueError):  # stdin closed or unreadable: no answer
+        answer = ""
+    if not answer.endswith("\n"):
+        click.echo("", err=True)  # end the prompt line when there was no answer line
+    return answer.strip().lower() in ("y", "yes")
 
 
 def report_many(done: list[str], errors: list[NetctlError]) -> None:

@@ -19,6 +19,12 @@ COLUMNS = [
 ]
 
 
+
+def qualified(row: dict) -> str:
+    """What ``-q`` prints: ``NETWORK/NAME`` names one endpoint even when a name repeats."""
+    return f"{row['network']}/{row['name']}"
+
+
 @click.group()
 def endpoint() -> None:
     """Create, join, leave and remove endpoints (an interface on a network)."""
@@ -52,7 +58,7 @@ def list_(network_ref, fmt, quiet):
     eps = state.endpoints
     if network_ref:
         eps = state.endpoints_of(lookup.network(state, network_ref))
-    output.render([views.endpoint(state, e) for e in eps], COLUMNS, fmt, quiet)
+    output.render([views.endpoint(state, e) for e in eps], COLUMNS, fmt, quiet, qualified)
 
 
 @endpoint.command()
@@ -60,7 +66,7 @@ def list_(network_ref, fmt, quiet):
 @format_options
 def inspect(names, fmt, quiet):
     """Show endpoints as a JSON array (NAME or NETWORK/NAME)."""
-    inspect_each(names, lookup.endpoint, views.endpoint, COLUMNS, fmt, quiet)
+    inspect_each(names, lookup.endpoint, views.endpoint, COLUMNS, fmt, quiet, qualified)
 
 
 @endpoint.command()
@@ -84,7 +90,7 @@ def rm(names, force):
 @click.argument("endpoint_ref", metavar="ENDPOINT", shell_complete=complete.endpoints)
 @click.argument("sandbox_ref", metavar="SANDBOX", shell_complete=complete.sandboxes)
 @click.option("--priority", type=int, default=0, show_default=True,
-              help="Higher wins the default route.")
+              help="Higher wins the default route (-2147483648 to 2147483647).")
 def join(endpoint_ref, sandbox_ref, priority):
     """Move ENDPOINT's interface into SANDBOX (as eth0, eth1…)."""
     from ..service.endpoints import join as do_join

@@ -11,6 +11,7 @@ from ..errors import NetctlError
 from . import complete
 from .common import (
     config,
+    confirm,
     format_options,
     inspect_each,
     label_matches,
@@ -42,7 +43,8 @@ def network() -> None:
 @click.argument("name")
 @click.option("-d", "--driver", default=None, metavar="DRIVER", shell_complete=complete.drivers,
               help="bridge, null or host  [default: bridge, or default_driver in the config file]")
-@multi("--subnet", "Subnet in CIDR form (one IPv4, one IPv6).", "CIDR")
+@multi("--subnet", "Subnet in CIDR form (one IPv4, one IPv6); loopback, link-local, multicast, "
+       "0/8, 240/4 and IPv4-mapped ranges are refused.", "CIDR")
 @multi("--gateway", "Gateway for the matching subnet.", "IP")
 @multi("--ip-range", "Allocate endpoint addresses from this sub-range.", "CIDR")
 @multi("--aux-address", "Reserve an address: name=ip.", "NAME=IP")
@@ -119,18 +121,27 @@ def rm(names, force):
 @network.command()
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 def prune(force):
-    """Remove every network that has no endpoints."""
+    """Remove every network that has no endpoints.
+
+    Without -f it lists them and asks on stderr, reading the answer from stdin even when that
+    is not a terminal (as docker does): only y or yes removes them; anything else, or end of
+    input, removes nothing and exits 0 with "nothing removed" on stderr.
+    """
     from ..service.networks import prune as prune_networks
     from ..service.networks import prune_candidates
 
     ctx = service()
-    if not force and sys.stdin.isatty():
-        names = [n.name for n in prune_candidates(ctx.read())]
-        if not names:
+    only = None
+    if not force:
+        nets = prune_candidates(ctx.read())
+        if not nets:
             return
-        click.confirm(f"Remove {len(names)} network(s) without endpoints ({', '.join(names)})?",
-                      abort=True, err=True)
-    for name in prune_networks(ctx):
+        names = ", ".join(n.name for n in nets)
+        if not confirm(f"Remove {len(nets)} network(s) without endpoints ({names})?"):
+            click.echo("netctl: network prune: nothing removed", err=True)
+            return
+        only = {n.id for n in nets}  # what was shown: never one created while we waited
+    for name in prune_networks(ctx, only):
         click.echo(name)
 
 
@@ -144,7 +155,7 @@ def prune(force):
 @multi("--alias", "Extra name for the endpoint in peers' hosts files.", "NAME")
 @multi("--link-local-ip", "Extra link-local address.", "IP")
 @click.option("--priority", type=int, default=0, show_default=True,
-              help="Higher wins the default route.")
+              help="Higher wins the default route (-2147483648 to 2147483647).")
 def connect(network_ref, sandbox_ref, name, ip, ip6, mac, alias, link_local_ip, priority):
     """Create an endpoint on NETWORK and join it to SANDBOX, in one step."""
     from ..service.connect import connect as do_connect

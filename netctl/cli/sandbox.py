@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import lookup, output, views
+from ..errors import NetctlError
 from . import complete
 from .common import (
     exists_exit,
@@ -83,11 +84,46 @@ def rm(names, force):
     report_many(*remove(service(), list(names), force))
 
 
-@sandbox.command("exec", context_settings={"ignore_unknown_options": True})
+EXEC_FAILED = 125  # docker exec's code for "the runner failed, not the command"
+
+
+class ExecCommand(click.Command):
+    """``sandbox exec`` passes the command's own exit code through, so netctl's own failures
+    (usage, sandbox not found, no permission, ...) use docker exec's 125 instead of 2-9,
+    which a command could exit with too.  126/127 (not executable / not found) come from
+    the exec itself (kernel/nsexec.py)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            exc.exit_code = EXEC_FAILED
+            raise
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NetctlError as exc:
+            exc.exit_code = EXEC_FAILED
+            raise
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            failed = NetctlError(f"{where}{exc.strerror or exc}")
+            failed.exit_code = EXEC_FAILED
+            raise failed from exc
+
+
+@sandbox.command("exec", cls=ExecCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("name", shell_complete=complete.sandboxes)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_(name, command):
-    """Run COMMAND inside sandbox NAME (netctl sandbox exec NAME -- CMD…)."""
+    """Run COMMAND inside sandbox NAME (netctl sandbox exec NAME -- CMD…).
+
+    \b
+    Exit code: COMMAND's own; 125 when netctl itself fails (bad usage, sandbox not
+    found, no permission, namespace gone...), 126 when COMMAND cannot be run, 127 when
+    it is not found (as docker exec).  So a command exiting 3 is not "not found".
+    """
     from ..service.sandboxes import exec_in
 
     exec_in(service(), name, list(command))

@@ -7,7 +7,7 @@ nothing has to be moved or renamed (a move costs an RCU grace period, ~20 ms).
 
 from __future__ import annotations
 
-from .. import lookup
+from .. import lookup, validate
 from ..drivers.base import get_driver
 from ..errors import Conflict, NotFound
 from ..model import Endpoint
@@ -27,6 +27,7 @@ def _same_request(ep: Endpoint, req: EndpointRequest) -> bool:
 def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointRequest,
             priority: int = 0) -> Endpoint:
     """Idempotent: connecting again with the same (or no) parameters changes nothing."""
+    priority = validate.priority(priority)
     with ctx.mutation() as (state, tx):
         net = lookup.network(state, network_ref)
         sb = lookup.sandbox(state, sandbox_ref)

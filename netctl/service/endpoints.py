@@ -13,7 +13,7 @@ from ipaddress import ip_network
 from .. import ipam, lookup, validate
 from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError, NotFound
-from ..model import Endpoint, Network, Sandbox, State, new_id, now
+from ..model import Endpoint, Network, Sandbox, State, now
 from ..txn import Transaction
 from . import batch, gateway, leftovers
 from .context import Context
@@ -54,18 +54,35 @@ def _address(state: State, net: Network, family: int, wanted: str | None) -> str
     return f"{addr}/{subnet.prefixlen}"
 
 
+def _mac(state: State, net: Network, wanted: str | None, ipv4: str | None) -> str:
+    """Two interfaces with one MAC on a bridge steal each other's frames: a MAC given twice
+    is refused (exit 4); a derived one that someone took by hand is replaced by a random one."""
+    taken = {e.mac for e in state.endpoints_of(net) if e.mac}
+    if wanted:
+        if wanted in taken:
+            owner = next(e.name for e in state.endpoints_of(net) if e.mac == wanted)
+            raise Conflict(f"MAC address {wanted} is already used by endpoint {owner!r} "
+                           f"in network {net.name!r}")
+        return wanted
+    mac = ipam.mac_from_ipv4(ipv4.split("/")[0] if ipv4 else None)
+    while mac in taken:
+        mac = ipam.random_mac()
+    return mac
+
+
 def plan(state: State, net: Network, req: EndpointRequest) -> Endpoint:
     """A new endpoint with its addresses and MAC decided (pure IPAM over the state)."""
     if lookup.endpoint_in(state, net, req.name) is not None:
         raise Conflict(f"endpoint with name {req.name!r} already exists in network {net.name!r}")
-    ep = Endpoint(name=req.name, id=new_id(), network=net.id, created=now(),
+    lookup.check_new_name(state.endpoints, req.name, "endpoint")
+    ep = Endpoint(name=req.name, id=lookup.fresh_id(state.endpoints), network=net.id, created=now(),
                   link_local=req.link_local, aliases=req.aliases)
     if not get_driver(net.driver, None).plumbs:
         if req.ip or req.ip6 or req.mac or req.link_local:
             raise InvalidInput(f"network {net.name!r} (driver {net.driver}) gives endpoints no interface")
         return ep
     ep.ipv4 = _address(state, net, 4, req.ip)
-    ep.mac = req.mac or ipam.mac_from_ipv4(ep.ipv4.split("/")[0] if ep.ipv4 else None)
+    ep.mac = _mac(state, net, req.mac, ep.ipv4)
     v6 = net.subnet_for(6)
     if net.ipv6 and v6 and not req.ip6 and validate.option_bool(net, "ipv6_from_mac", False):
         subnet = ip_network(v6.subnet)
@@ -136,6 +153,7 @@ def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transactio
 
 
 def join(ctx: Context, endpoint_ref: str, sandbox_ref: str, priority: int = 0) -> Endpoint:
+    priority = validate.priority(priority)
     with ctx.mutation() as (state, tx):
         ep = lookup.endpoint(state, endpoint_ref)
         sb = lookup.sandbox(state, sandbox_ref)

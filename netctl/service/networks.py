@@ -9,7 +9,7 @@ from .. import etcfiles, hostsfile, ipam, ipam_request, lookup, validate
 from ..config import Config
 from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError
-from ..model import Network, State, Subnet, new_id, now
+from ..model import Network, State, Subnet, now
 from ..txn import Transaction
 from . import batch, leftovers
 from .context import Context
@@ -128,8 +128,10 @@ def create(ctx: Context, req: NetworkRequest, ignore: bool = False,
             raise Conflict(f"network with name {name!r} already exists")
         if driver_name != "bridge" and any(n.driver == driver_name for n in state.networks):
             raise Conflict(f'only one instance of "{driver_name}" network is allowed')
-        net = Network(name=name, id=new_id(), driver=driver_name, created=now(), ipv6=req.ipv6,
-                      internal=req.internal, labels=labels, options=options)
+        lookup.check_new_name(state.networks, name, "network")
+        net = Network(name=name, id=lookup.fresh_id(state.networks), driver=driver_name,
+                      created=now(), ipv6=req.ipv6, internal=req.internal, labels=labels,
+                      options=options)
         if driver_name == "bridge":
             net.bridge = options.get("bridge") or f"br-{net.id[:12]}"
             _check_bridge(state, net)
@@ -162,10 +164,14 @@ def prune_candidates(state: State) -> list[Network]:
     return [n for n in state.networks if not state.endpoints_of(n)]
 
 
-def prune(ctx: Context) -> list[str]:
+def prune(ctx: Context, only: set[str] | None = None) -> list[str]:
+    """Remove the networks without endpoints; ``only``: just these IDs (what the user was
+    asked about), should another command have created a network meanwhile."""
     with ctx.mutation() as (state, tx):
         names = []
         for net in prune_candidates(state):
+            if only is not None and net.id not in only:
+                continue
             _remove_one(ctx, state, net, tx)
             names.append(net.name)
     return names

@@ -54,6 +54,8 @@ def create(ctx: Context, req: SandboxRequest) -> Sandbox:
     with ctx.mutation() as (state, tx):
         if any(s.name == sb.name for s in state.sandboxes):
             raise Conflict(f"sandbox {sb.name!r} already exists")
+        lookup.check_new_name(state.sandboxes, sb.name, "sandbox")
+        sb.id = lookup.fresh_id(state.sandboxes)
         if ctx.kernel.netns_exists(sb.name) and not leftovers.clear_namespace(ctx, state, sb.name):
             raise Conflict(f"network namespace {sb.name!r} exists and is not netctl's")
         tx.step("netns-create", lambda: ctx.kernel.netns_create(sb.name, alias=OWNER_PREFIX + sb.id),

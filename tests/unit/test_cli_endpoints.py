@@ -160,3 +160,20 @@ def test_bad_input_exits_2_and_changes_nothing(lab, args):
     res = lab(*args)
     assert res.code == 2 and res.err.count("\n") == 1, res.err
     assert lab.state_bytes() == before
+
+
+def test_ls_q_prints_what_every_endpoint_command_accepts(lab):
+    """issue 8 §6: the same name on two networks; each printed line finds exactly one."""
+    lab.ok("endpoint", "create", "front", "app")
+    lab.ok("endpoint", "create", "back", "app")
+    refs = lab.ok("endpoint", "ls", "-q").split()
+    assert refs == ["front/app", "back/app"]
+    assert lab.ok("endpoint", "inspect", "-q", *refs).split() == refs
+    assert [e["network"] for e in json.loads(lab.ok("endpoint", "inspect", *refs))] == ["front", "back"]
+    assert lab.ok("endpoint", "ls", "-q", "--network", "back") == "back/app\n"
+    for ref in refs:
+        assert lab("endpoint", "exists", ref).code == 0
+    lab.ok("endpoint", "join", refs[1], "web")
+    lab.ok("endpoint", "leave", refs[1], "web")
+    lab.ok("endpoint", "rm", *refs)
+    assert lab.ok("endpoint", "ls", "-q") == ""
