@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 import pytest
 
 GONE = "f" * 64  # an owner ID no object has
+OTHER_STATE = "0123456789abcdef"  # another state file's identity
+
+
+def mine(cli, oid: str = GONE) -> str:
+    """The mark this state gives its objects (here: one it does not have)."""
+    return f"netctl:{tomllib.loads(cli.state.read_text())['state_id']}:{oid}"
 
 
 def ep(cli, ref):
@@ -106,12 +113,16 @@ def test_bridge_repair_readdresses_and_replugs(lab):
 
 def test_orphans_are_removed_and_foreign_links_and_namespaces_survive(lab):
     k = lab.kernel()
-    k.add_link("vethdead123", kind="veth", alias=f"netctl:{GONE}")
-    k.add_link("br-dead12345", kind="bridge", alias=f"netctl:{GONE}")
+    k.add_link("vethdead123", kind="veth", alias=mine(lab))
+    k.add_link("br-dead12345", kind="bridge", alias=mine(lab))
     k.add_link("foreign0", kind="bridge")
     k.add_link("vethforeign", kind="veth", alias="not ours")
-    k.netns_create("leftover", alias=f"netctl:{GONE}")
+    k.add_link("vethold1234", kind="veth", alias=f"netctl:{GONE}")  # old mark: no state named
+    k.add_link("vethother12", kind="veth", alias=f"netctl:{OTHER_STATE}:{GONE}")
+    k.netns_create("leftover", alias=mine(lab))
     k.netns_create("theirs")
+    k.netns_create("other", alias=f"netctl:{OTHER_STATE}:{GONE}")
+    k.netns_create("old", alias=f"netctl:{GONE}")
     res = lab("check")
     assert res.code == 9
     assert set(res.out.splitlines()) == {
@@ -123,7 +134,8 @@ def test_orphans_are_removed_and_foreign_links_and_namespaces_survive(lab):
     k = lab.kernel()
     assert k.link_get("vethdead123") is None and k.link_get("br-dead12345") is None
     assert k.link_get("foreign0") and k.link_get("vethforeign")
-    assert k.netns_list() == ["db", "theirs", "web"]
+    assert k.link_get("vethold1234") and k.link_get("vethother12")
+    assert k.netns_list() == ["db", "old", "other", "theirs", "web"]
 
 
 def test_files_out_of_date_are_rewritten(lab):
@@ -185,7 +197,7 @@ def test_next_connect_tolerates_a_killed_connects_leftover(lab):
     lab.ok("network", "create", "other", "--subnet", "10.8.0.0/24")
     bridge = json.loads(lab.ok("network", "inspect", "other"))[0]["bridge"]
     # what SIGKILL after the veth and its address were made, before the save, leaves behind
-    k.veth_create("vethkilled1", "eth1", alias=f"netctl:{GONE}", master=bridge, peer_netns="web")
+    k.veth_create("vethkilled1", "eth1", alias=mine(lab), master=bridge, peer_netns="web")
     k.addr_add("eth1", "10.8.0.2/24", netns="web")
     k.link_set_up("eth1", netns="web")
     lab.ok("network", "connect", "other", "web")
@@ -196,7 +208,7 @@ def test_next_connect_tolerates_a_killed_connects_leftover(lab):
 
 def test_sandbox_create_replaces_a_leftover_namespace_but_refuses_a_foreign_one(lab):
     k = lab.kernel()
-    k.netns_create("half", alias=f"netctl:{GONE}")
+    k.netns_create("half", alias=mine(lab))
     k.netns_create("theirs")
     assert lab.ok("sandbox", "create", "half") == "half\n"
     assert lab.kernel().link_get("lo", netns="half").owner == json.loads(
@@ -208,7 +220,7 @@ def test_sandbox_create_replaces_a_leftover_namespace_but_refuses_a_foreign_one(
 
 def test_network_create_removes_a_killed_creates_bridge_that_blocks_its_subnet(lab):
     k = lab.kernel()
-    k.bridge_create("br-killed00000", mac="02:42:00:00:00:01", alias=f"netctl:{GONE}")
+    k.bridge_create("br-killed00000", mac="02:42:00:00:00:01", alias=mine(lab))
     k.addr_add("br-killed00000", "10.7.0.1/24")
     k.link_set_up("br-killed00000")
     k.add_link("theirs0", kind="bridge", addresses=("10.6.0.1/24",))
