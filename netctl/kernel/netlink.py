@@ -220,6 +220,7 @@ class NetlinkKernel:
             with _mapped(what):
                 for step in steps:
                     step()
+            checkpoint(point, "after")
         except BaseException:
             self.link_delete(name)
             raise

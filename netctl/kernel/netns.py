@@ -178,6 +178,7 @@ def _unshare_onto(path: str, home_fd: int, prepare: Callable[[], None] | None) -
             prepare()
         mount(THREAD_NS, path, "none", MS_BIND)
         checkpoint("netns-mounted")  # where an unmarked namespace used to be visible
+        checkpoint("netns-mounted", "after")
     finally:
         setns(home_fd)
 
