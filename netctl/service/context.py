@@ -62,7 +62,7 @@ class Context:
         """The state under the lock, after taking over what a killed run left recorded in
         the intent journal (marking it only when ``changing``; see intents.py)."""
         with self.store.locked() as state:
-            self._sid_saved = state.state_id is not None
+            self._sid_saved, self.unmarked = state.state_id is not None, {}
             if self.journal.exists():  # rare: only after a kill; else no kernel is opened
                 self.unmarked = intents.settle(self.journal, self.kernel, state, apply=changing)
             yield state

@@ -60,8 +60,10 @@ def write(path: Path, journal: Journal) -> None:
 
 
 def remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    """The journal, and the temp file of a write a kill interrupted."""
+    for stale in (path, path.with_name(path.name + ".tmp")):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
 
 
 def _claimable(k: Kernel, state: State, netns: str | None, name: str) -> bool:
