@@ -67,7 +67,10 @@ def remove(path: Path) -> None:
 
 
 def _claimable(k: Kernel, state: State, netns: str | None, name: str) -> bool:
-    """The link exists unmarked, in the host or inside a namespace this state made."""
+    """The link exists unmarked, in the host or inside a namespace this state made, and looks
+    like what a create killed before its mark leaves: a bridge or veth with no address yet
+    (but the one the kernel gives itself), so not even a tampered journal can hand over the
+    machine's configured interfaces."""
     if netns is not None:
         sb = next((s for s in state.sandboxes if s.name == netns), None)
         if sb is None or not k.netns_exists(netns):
@@ -76,7 +79,8 @@ def _claimable(k: Kernel, state: State, netns: str | None, name: str) -> bool:
         if lo is None or lo.owner != sb.id:
             return False
     link = k.link_get(name, netns=netns)
-    return link is not None and link.alias is None
+    return (link is not None and link.alias is None and link.kind in ("bridge", "veth")
+            and all(a.lower().startswith("fe80:") for a in link.addresses))
 
 
 def settle(path: Path, k: Kernel, state: State, apply: bool) -> dict[tuple[str | None, str], str]:

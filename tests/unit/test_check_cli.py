@@ -283,11 +283,15 @@ def test_the_journal_never_claims_a_marked_link_or_one_outside_this_states_sandb
     k.netns_create("theirs")
     k.veth_create("veththeirs0", "eth0", alias=None, peer_netns="theirs")
     k.add_link("vethmarked1", kind="veth", alias="someone's")
-    _journal(lab, ("theirs", "eth0", mark), (None, "vethmarked1", mark), (None, "vethabsent1", mark))
+    k.add_link("uplink0", addresses=("192.0.2.10/24",))  # the machine's: a tampered journal
+    k.add_link("br-used", kind="bridge", addresses=("192.0.2.20/24",))  # names them in vain
+    _journal(lab, ("theirs", "eth0", mark), (None, "vethmarked1", mark), (None, "vethabsent1", mark),
+             (None, "uplink0", mark), (None, "br-used", mark))
     assert lab("check").code == 0
     lab.ok("sandbox", "create", "more")
     k = lab.kernel()
     assert k.link_get("eth0", netns="theirs").alias is None and k.link_get("vethmarked1").alias == "someone's"
+    assert k.link_get("uplink0").alias is None and k.link_get("br-used").alias is None
     assert lab("check", "--repair").code == 0 and k.link_get("eth0", netns="theirs") is not None
 
 
