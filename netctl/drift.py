@@ -7,8 +7,12 @@ every rule can be unit-tested with hand-made facts and the same findings drive `
 phases are listed in the order §12 repairs them.
 
 Ownership is decided here too: a link (or a namespace, through its ``lo``) marked
-``netctl:<id>`` whose ID matches no object is an orphan, the only thing netctl may delete
-without being asked; an unmarked one is the machine's and is never reported.
+``netctl:<state id>:<id>`` with this state's identity and an ID that matches no object is
+an orphan, the only thing netctl may delete without being asked.  An unmarked one is the
+machine's; one marked by another state file (another identity) is that state's; one with
+the old ``netctl:<id>`` mark (schema 1, no identity) cannot be told from another state's:
+none of them is ever reported or deleted.  Known objects are matched by their ID alone, so a
+schema-1 state's own objects stay its own.
 """
 
 from __future__ import annotations
@@ -64,8 +68,10 @@ def object_ids(state: State) -> set[str]:
     return {o.id for o in (*state.networks, *state.endpoints, *state.sandboxes)}
 
 
-def is_orphan(link: Link | None, ids: set[str]) -> bool:
-    return link is not None and link.owner is not None and link.owner not in ids
+def is_orphan(link: Link | None, ids: set[str], state_id: str | None) -> bool:
+    """Marked by this state (``state_id``), for an object it no longer has."""
+    return (link is not None and state_id is not None and link.state_id == state_id
+            and link.owner not in ids)
 
 
 def _same_addr(a: str, b: str) -> bool:
@@ -194,19 +200,19 @@ def _routes(sb: Sandbox, facts: Facts, wanted: list[Route]) -> list[Finding]:
 
 
 def _orphans(state: State, facts: Facts) -> list[Finding]:
-    ids = object_ids(state)
+    ids, sid = object_ids(state), state.state_id
     sandboxes = {s.name for s in state.sandboxes}
     out = []
     for name, view in sorted(facts.netns.items()):
-        if name not in sandboxes and is_orphan(view.links.get("lo"), ids):
+        if name not in sandboxes and is_orphan(view.links.get("lo"), ids, sid):
             out.append(Finding(ORPHAN, "netns", f"namespace {name}", LEFT_OVER, name, name))
     for name, link in sorted(facts.host.items()):
-        if is_orphan(link, ids):
+        if is_orphan(link, ids, sid):
             problem = LEFT_OVER.replace("left over", f"left over {link.kind or 'link'}")
             out.append(Finding(ORPHAN, "link", f"link {name}", problem, name))
     for sb in state.sandboxes:
         for name, link in sorted(facts.netns.get(sb.name, NetnsView({})).links.items()):
-            if is_orphan(link, ids):
+            if is_orphan(link, ids, sid):
                 out.append(Finding(ORPHAN, "link", f"link {name} in sandbox {sb.name}", LEFT_OVER,
                                    name, sb.name))
     return out

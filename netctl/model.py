@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-SCHEMA = 1
+SCHEMA = 2  # 2: state_id, and marks "netctl:<state id>:<object id>" (1 is read and upgraded)
+READABLE_SCHEMAS = (1, 2)
 
 
 def new_id() -> str:
@@ -23,6 +24,17 @@ def new_id() -> str:
         value = secrets.token_hex(32)
         if not value[:12].isdigit():
             return value
+
+
+def new_state_id() -> str:
+    """The random identity a state file puts into every mark (16 hex: 64 bits)."""
+    import secrets
+
+    return secrets.token_hex(8)
+
+
+def is_state_id(value: str) -> bool:
+    return len(value) == 16 and all(c in "0123456789abcdef" for c in value)
 
 
 def now() -> str:
@@ -148,6 +160,9 @@ class Sandbox:
 @dataclass
 class State:
     schema: int = SCHEMA
+    # Which state file owns a kernel object (kernel/base.py owner_mark); set when the first
+    # object is marked.  None in a schema-1 file, whose objects carry "netctl:<object id>".
+    state_id: str | None = None
     pool_index: int = 0  # round-robin start into the default pools (libnetwork keeps it in memory)
     ula_prefix: str | None = None  # random fdxx::/48 that --ipv6 carves /64s from
     networks: list[Network] = field(default_factory=list)
@@ -163,7 +178,10 @@ class State:
         data["networks"] = _list(data, "networks", Network.from_dict)
         data["endpoints"] = _list(data, "endpoints", Endpoint.from_dict)
         data["sandboxes"] = _list(data, "sandboxes", Sandbox.from_dict)
-        return _build(cls, data)
+        state = _build(cls, data)
+        if state.state_id is not None and not is_state_id(state.state_id):
+            raise ValueError(f"state_id: expected 16 hex digits, got {state.state_id!r}")
+        return state
 
     def endpoints_of(self, network: Network) -> list[Endpoint]:
         return [e for e in self.endpoints if e.network == network.id]

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import Busy, PermissionDenied, StateError
-from .model import SCHEMA, State
+from .model import READABLE_SCHEMAS, SCHEMA, State
 
 DEFAULT_PATH = "/var/lib/netctl/state.toml"
 
@@ -46,7 +46,7 @@ def parse(text: bytes, path: Path) -> State:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise StateError(f"{path}: cannot parse state file ({exc}); left unchanged") from None
     schema = data.get("schema")
-    if type(schema) is not int or schema != SCHEMA:  # not true or 1.0, which compare equal to 1
+    if type(schema) is not int or schema not in READABLE_SCHEMAS:  # not true or 1.0, equal to 1
         if isinstance(schema, int) and schema > SCHEMA:
             raise StateError(f"{path}: schema {schema} is from a newer netctl (this one reads {SCHEMA})")
         raise StateError(f"{path}: unknown schema {schema!r}; left unchanged")

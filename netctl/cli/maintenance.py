@@ -40,9 +40,11 @@ def check(repair, fmt):
     Looks at: sandbox namespaces; each endpoint's veth pair (host end up and on its
     bridge, the other end parked or inside its sandbox with its MAC and addresses);
     default routes; bridges and their gateway addresses; links and namespaces marked
-    netctl: whose owner is gone; the /etc/netns files.  --repair re-creates bridges,
-    drops sandboxes whose namespace is gone (like gc), re-plumbs endpoints, re-elects
-    routes, deletes the orphans and rewrites the files.  Foreign objects are never touched.
+    by this state file whose owner is gone (also those a killed netctl created but had
+    not marked yet); the /etc/netns files.  --repair re-creates bridges, drops sandboxes
+    whose namespace is gone (like gc), re-plumbs endpoints, re-elects routes, deletes the
+    orphans and rewrites the files.  Foreign objects, and those of other state files, are
+    never touched or reported.
     """
     if repair:
         from ..service.repair import reconcile

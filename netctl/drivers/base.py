@@ -7,6 +7,7 @@ Null and host drivers do no kernel work at all, so a driver that has nothing to 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ..kernel.base import Kernel
@@ -39,10 +40,16 @@ class Driver(Protocol):
 
 class KernelSource(Protocol):
     """Anything with a ``kernel`` attribute, read only when a driver really needs it, so the
-    null and host drivers never open netlink."""
+    null and host drivers never open netlink; and the state's marks (service/context.py)."""
 
     @property
     def kernel(self) -> Kernel: ...
+
+    def mark(self, object_id: str) -> str:
+        """The ifalias an object of this state carries."""
+
+    def creating(self, links: list[tuple[str | None, str]], mark: str) -> AbstractContextManager[None]:
+        """Wrap the create of ``links`` ((netns, name)): recorded until they are marked."""
 
 
 def get_driver(name: str, source: KernelSource) -> Driver:

@@ -1,7 +1,8 @@
 """The bridge driver: a Linux bridge per network, a veth pair per endpoint.
 
-Every link it creates carries ``ifalias netctl:<object id>`` so that netctl can tell its own
-links from the machine's and never deletes one it did not make.  A bridge that existed before
+Every link it creates carries ``ifalias netctl:<state id>:<object id>`` (Context.mark) so
+that netctl can tell its own links from the machine's and from another state file's, and
+never deletes one it did not make.  A bridge that existed before
 the network is adopted: addressed if needed, never deleted.
 """
 
@@ -12,7 +13,7 @@ import secrets
 
 from .. import ipam
 from ..errors import Conflict, KernelError
-from ..kernel.base import OWNER_PREFIX, Kernel
+from ..kernel.base import Kernel
 from ..model import Endpoint, Network, Sandbox
 from ..txn import Transaction
 from ..validate import option_bool
@@ -55,13 +56,9 @@ class BridgeDriver:
             raise Conflict(f"existing interface {net.bridge} is not a bridge")
         net.bridge_adopted = existing is not None and existing.owner != net.id
         if existing is None:
-            tx.step(
-                "bridge-create",
-                lambda: k.bridge_create(
-                    net.bridge, mac=ipam.random_mac(), alias=OWNER_PREFIX + net.id, mtu=mtu
-                ),
-                lambda: k.link_delete(net.bridge),
-            )
+            mark = self._source.mark(net.id)
+            tx.step("bridge-create", lambda: self._create_bridge(net.bridge, mark, mtu),
+                    lambda: k.link_delete(net.bridge))
         have = set(existing.addresses) if existing else set()
         for family in (4, 6):
             cidr = _gateway_cidr(net, family)
@@ -83,6 +80,10 @@ class BridgeDriver:
                 lambda: k.link_set_up(net.bridge, False),
             )
 
+    def _create_bridge(self, name: str, mark: str, mtu: int | None) -> None:
+        with self._source.creating([(None, name)], mark):
+            self.kernel.bridge_create(name, mac=ipam.random_mac(), alias=mark, mtu=mtu)
+
     def delete_network(self, net: Network) -> None:
         if net.bridge_adopted:
             return
@@ -101,19 +102,14 @@ class BridgeDriver:
         ep.sandbox_ifname = ep.sandbox_ifname or _veth_name(k, taken)
         mtu = int(net.options["mtu"]) if "mtu" in net.options else None
         peer = ep.ifname if into else ep.sandbox_ifname
-        tx.step(
-            "veth-create",
-            lambda: k.veth_create(
-                ep.host_ifname,
-                peer,
-                alias=OWNER_PREFIX + ep.id,
-                mtu=mtu,
-                master=net.bridge,
-                peer_netns=into.name if into else None,
-                peer_mac=ep.mac,
-            ),
-            lambda: k.link_delete(ep.host_ifname),
-        )
+        peer_netns, mark = into.name if into else None, self._source.mark(ep.id)
+
+        def create() -> None:
+            with self._source.creating([(None, ep.host_ifname), (peer_netns, peer)], mark):
+                k.veth_create(ep.host_ifname, peer, alias=mark, mtu=mtu, master=net.bridge,
+                              peer_netns=peer_netns, peer_mac=ep.mac)
+
+        tx.step("veth-create", create, lambda: k.link_delete(ep.host_ifname))
         if option_bool(net, "hairpin", False):
             tx.step("veth-hairpin", lambda: k.link_set_hairpin(ep.host_ifname, True))
         if into is not None:

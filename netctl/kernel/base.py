@@ -33,15 +33,33 @@ class Link:
     mtu: int
     up: bool
     master: str | None = None  # name of the bridge this link is a port of
-    alias: str | None = None  # ifalias; netctl marks its own links "netctl:<object id>"
+    alias: str | None = None  # ifalias; netctl marks its own "netctl:<state id>:<object id>"
     addresses: tuple[str, ...] = field(default_factory=tuple)  # "10.0.0.2/24", "fd00::2/64"
 
     @property
     def owner(self) -> str | None:
         """The netctl object ID that created this link, or None for a foreign link."""
-        if self.alias and self.alias.startswith(OWNER_PREFIX):
-            return self.alias[len(OWNER_PREFIX) :]
-        return None
+        return _parse_mark(self.alias)[1]
+
+    @property
+    def state_id(self) -> str | None:
+        """The identity of the state file whose object this is (see ``owner_mark``); None
+        for a foreign link and for the old ``netctl:<object id>`` mark, which names none."""
+        return _parse_mark(self.alias)[0]
+
+
+def owner_mark(state_id: str, object_id: str) -> str:
+    """The ifalias netctl gives what it creates: the state file's identity and the object's
+    ID, so that several state files on one host each recognise only their own objects."""
+    return f"{OWNER_PREFIX}{state_id}:{object_id}"
+
+
+def _parse_mark(alias: str | None) -> tuple[str | None, str | None]:
+    """(state id, object id) of a mark; the old format ``netctl:<object id>`` has no state id."""
+    if not alias or not alias.startswith(OWNER_PREFIX):
+        return None, None
+    state_id, sep, object_id = alias[len(OWNER_PREFIX):].rpartition(":")
+    return (state_id or None) if sep else None, object_id
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,8 @@ class Kernel(Protocol):
     def netns_create(self, name: str, alias: str | None = None) -> None:
         """Create NAME with ``lo`` up and IPv6 disabled on all interfaces but ``lo``; with
         ``alias``, ``lo`` carries it as its ifalias (how netctl marks its own namespaces, so a
-        leftover can be told from a foreign one). If marking fails, NAME is removed again."""
+        leftover can be told from a foreign one), from the moment NAME exists: the mark is
+        set before the namespace is mounted, so no kill can leave it unmarked."""
 
     def netns_delete(self, name: str) -> None: ...
 
@@ -90,6 +109,10 @@ class Kernel(Protocol):
         Both ends carry ``alias`` and ``mtu``."""
 
     def link_delete(self, name: str, netns: str | None = None) -> None: ...
+
+    def link_set_alias(self, name: str, alias: str, netns: str | None = None) -> None:
+        """Set the ifalias: how a link a killed netctl created but never marked is marked
+        after all (service/intents.py)."""
 
     def link_set_up(self, name: str, up: bool = True, netns: str | None = None) -> None: ...
 

@@ -136,6 +136,10 @@ class FakeKernel(FakeState):
             self._drop(netns or HOST, link)
 
     @_mutating
+    def link_set_alias(self, name: str, alias: str, netns: str | None = None) -> None:
+        self._link(name, netns, f"mark link {name}").alias = alias
+
+    @_mutating
     def link_set_up(self, name: str, up: bool = True, netns: str | None = None) -> None:
         link = self._link(name, netns, f"set link {name} {'up' if up else 'down'}")
         link.up = up

@@ -22,6 +22,7 @@ from netctl import errors
 from netctl.kernel import netns as ns
 from netctl.kernel import rtnl
 from netctl.kernel.base import Link, Route
+from netctl.txn import checkpoint
 
 IFA_F_NODAD = 0x02
 RT_TABLE_MAIN = 254
@@ -122,13 +123,23 @@ class NetlinkKernel:
 
     def netns_create(self, name: str, alias: str | None = None) -> None:
         self._drop_socket(name)
-        ns.create(name, self._nsfs_dev, self._host_fd)  # its socket opens when first needed
-        if alias:
-            try:
-                self._set("lo", name, f"mark network namespace {name}", ifalias=alias)
-            except BaseException:
-                self.netns_delete(name)
-                raise
+        opened: list[IPRoute] = []
+
+        def mark() -> None:
+            """Runs on this thread inside the new namespace before it is mounted, so NAME
+            never exists unmarked; the socket stays bound to it and is kept for later use."""
+            with _mapped(f"mark network namespace {name}"):
+                opened.append(IPRoute())
+                if alias:
+                    opened[0].link("set", ifname="lo", ifalias=alias)
+
+        try:
+            ns.create(name, self._nsfs_dev, self._host_fd, prepare=mark)
+        except BaseException:
+            for ipr in opened:
+                ipr.close()
+            raise
+        self._socks[name] = (ns.inode(name, self._nsfs_dev) or 0, opened[0])
 
     def netns_delete(self, name: str) -> None:
         self._drop_socket(name)
@@ -160,7 +171,8 @@ class NetlinkKernel:
         ipr, what = self._ipr(None), f"create bridge {name}"
         with _mapped(what):
             ipr.link("add", ifname=name, kind="bridge", address=mac, **({"mtu": mtu} if mtu else {}))
-        self._finish(name, what, lambda: ipr.link("set", ifname=name, ifalias=alias), lambda: _no_ra(name))
+        self._finish(name, what, "bridge-mark", lambda: ipr.link("set", ifname=name, ifalias=alias),
+                     lambda: _no_ra(name))
 
     def veth_create(
         self,
@@ -193,17 +205,22 @@ class NetlinkKernel:
         self._finish(
             name,
             what,
+            "veth-mark",
             lambda: ipr.link("set", ifname=name, ifalias=alias),
             lambda: peer_ipr.link("set", ifname=peer, ifalias=alias),
         )
 
-    def _finish(self, name: str, what: str, *steps: Callable[[], object]) -> None:
+    def _finish(self, name: str, what: str, point: str, *steps: Callable[[], object]) -> None:
         """The kernel ignores IFLA_IFALIAS on "add", so marking the owner is a second request;
-        if it fails the new link is deleted again, so a failed create changed nothing."""
+        if it fails the new link is deleted again, so a failed create changed nothing.  A kill
+        in between (``point``, a fault-injection checkpoint) leaves the link unmarked: the
+        caller recorded it beforehand (service/intents.py), so the next netctl marks it."""
         try:
+            checkpoint(point)
             with _mapped(what):
                 for step in steps:
                     step()
+            checkpoint(point, "after")
         except BaseException:
             self.link_delete(name)
             raise
@@ -218,6 +235,9 @@ class NetlinkKernel:
         ipr = self._ipr(netns)
         with _mapped(what):
             ipr.link("set", ifname=name, **attrs)
+
+    def link_set_alias(self, name: str, alias: str, netns: str | None = None) -> None:
+        self._set(name, netns, f"mark link {name}", ifalias=alias)
 
     def link_set_up(self, name: str, up: bool = True, netns: str | None = None) -> None:
         state = "up" if up else "down"

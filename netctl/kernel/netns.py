@@ -14,11 +14,12 @@ import fcntl
 import os
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from netctl import errors
 from netctl.kernel.base import NETNS_RUN_DIR
+from netctl.txn import checkpoint
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -138,12 +139,14 @@ def write_sysctl(path: str, value: str) -> None:
         f.write(value)
 
 
-def create(name: str, dev: int, home_fd: int) -> None:
-    """Make NAME the way ``ip netns add`` does, without forking: unshare this thread, bind
-    its namespace onto /run/netns/NAME, configure it, and setns back to ``home_fd``.
+def create(name: str, dev: int, home_fd: int, prepare: Callable[[], None] | None = None) -> None:
+    """Make NAME the way ``ip netns add`` does, without forking: unshare this thread,
+    configure its namespace, bind it onto /run/netns/NAME, and setns back to ``home_fd``.
 
     Inside, ``lo`` is up and IPv6 is disabled for every future interface (``default``) and
-    existing ones (``all``) except ``lo``.
+    existing ones (``all``) except ``lo``.  ``prepare`` runs in the new namespace before the
+    mount (netlink.py marks ``lo`` there): until the mount nothing else can see it, and a
+    kill before it takes the namespace with the process.
     """
     path, what = path_of(name), f"create network namespace {name}"
     try:
@@ -155,7 +158,7 @@ def create(name: str, dev: int, home_fd: int) -> None:
     except OSError as exc:
         raise kernel_error(what, exc.errno or 0, "CAP_SYS_ADMIN") from exc
     try:
-        _unshare_onto(path, home_fd)
+        _unshare_onto(path, home_fd, prepare)
     except OSError as exc:
         remove(name)
         raise kernel_error(what, exc.errno or 0, "CAP_SYS_ADMIN") from exc
@@ -164,14 +167,18 @@ def create(name: str, dev: int, home_fd: int) -> None:
         raise
 
 
-def _unshare_onto(path: str, home_fd: int) -> None:
+def _unshare_onto(path: str, home_fd: int, prepare: Callable[[], None] | None) -> None:
     unshare(CLONE_NEWNET)
     try:
-        mount(THREAD_NS, path, "none", MS_BIND)
         with suppress(FileNotFoundError):  # a kernel without IPv6
             for key, value in (("default", "1"), ("all", "1"), ("lo", "0")):
                 write_sysctl(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", value)
         set_up("lo")
+        if prepare is not None:
+            prepare()
+        mount(THREAD_NS, path, "none", MS_BIND)
+        checkpoint("netns-mounted")  # where an unmarked namespace used to be visible
+        checkpoint("netns-mounted", "after")
     finally:
         setns(home_fd)
 

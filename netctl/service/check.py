@@ -7,6 +7,8 @@ exist, its state is not saved yet) is never mistaken for drift or, worse, for an
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import drift, etcfiles
 from ..errors import KernelError, PermissionDenied
 from ..kernel.base import Route
@@ -36,6 +38,10 @@ def read_facts(ctx: Context, state: State) -> drift.Facts:
     files = {sb.name: {f: _read_file(etcfiles.sandbox_dir(sb.name) / f) for f in drift.FILES}
              for sb in state.sandboxes}
     host = {link.name: link for link in k.links()}
+    for (netns, name), mark in ctx.unmarked.items():  # as the next change will mark them
+        links = host if netns is None else views.get(netns, drift.NetnsView({})).links
+        if name in links:
+            links[name] = replace(links[name], alias=mark)
     return drift.Facts(host, views, files, etcfiles.host_resolv_text())
 
 
@@ -55,5 +61,5 @@ def check(ctx: Context) -> list[drift.Finding]:
     except PermissionDenied:
         raise PermissionDenied("check looks inside the sandboxes' namespaces, which needs root "
                                "(CAP_SYS_ADMIN); run it with sudo") from None
-    with ctx.store.locked() as state:
+    with ctx.locked(changing=False) as state:
         return findings(ctx, state)

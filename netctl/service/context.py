@@ -12,19 +12,29 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .. import etcfiles, hostsfile
 from ..errors import PermissionDenied
-from ..kernel.base import Kernel
-from ..model import State
+from ..kernel.base import Kernel, owner_mark
+from ..model import SCHEMA, State, new_state_id
 from ..store import Store
 from ..txn import Transaction, checkpoint
+from . import intents
 
 
 @dataclass
 class Context:
     store: Store
     _kernel: Kernel | None = field(default=None, repr=False)
+    _state: State | None = field(default=None, repr=False)  # the one the mutation changes
+    _sid_saved: bool = field(default=False, repr=False)  # the state file holds its identity
+    #: links a killed run created but never marked, as check reports them (intents.py)
+    unmarked: dict[tuple[str | None, str], str] = field(default_factory=dict, repr=False)
+
+    @property
+    def journal(self) -> Path:
+        return self.store.path.with_name(self.store.path.name + ".intent")
 
     @property
     def kernel(self) -> Kernel:
@@ -48,15 +58,54 @@ class Context:
             )
 
     @contextmanager
+    def locked(self, changing: bool) -> Iterator[State]:
+        """The state under the lock, after taking over what a killed run left recorded in
+        the intent journal (marking it only when ``changing``; see intents.py)."""
+        with self.store.locked() as state:
+            self._sid_saved, self.unmarked = state.state_id is not None, {}
+            if self.journal.exists():  # rare: only after a kill; else no kernel is opened
+                self.unmarked = intents.settle(self.journal, self.kernel, state, apply=changing)
+            yield state
+
+    @contextmanager
     def mutation(self) -> Iterator[tuple[State, Transaction]]:
         self.require_privilege()
-        with self.store.locked() as state:
+        with self.locked(changing=True) as state:
+            self._state = state
             with Transaction() as tx:
                 yield state, tx
                 checkpoint("save")
                 self.store.save(state)
+            intents.remove(self.journal)  # the state now holds the identity and every object
             checkpoint("files")
             self.refresh_files(state)
+
+    def mark(self, object_id: str) -> str:
+        """The ifalias for an object of the state being changed.  A state without an
+        identity gets one now, recorded in the journal before any object carries it."""
+        state = self._state
+        if state.state_id is None:
+            state.state_id, state.schema = new_state_id(), SCHEMA
+            intents.write(self.journal, intents.Journal(state.state_id))
+        return owner_mark(state.state_id, object_id)
+
+    @contextmanager
+    def creating(self, links: list[tuple[str | None, str]], mark: str) -> Iterator[None]:
+        """Record ``links`` ((netns, name)) in the journal for the length of their create."""
+        sid = self._state.state_id
+        intents.write(self.journal, intents.Journal(sid, [(ns, name, mark) for ns, name in links]))
+        try:
+            yield
+        except Exception:  # the kernel layer removed what it made: forget it
+            self._forget_links(sid)
+            raise
+        self._forget_links(sid)  # marked now: an ordinary object (or leftover) of this state
+
+    def _forget_links(self, sid: str | None) -> None:
+        if self._sid_saved:
+            intents.remove(self.journal)
+        else:
+            intents.write(self.journal, intents.Journal(sid))
 
     def refresh_files(self, state: State) -> None:
         """Re-render every sandbox's hosts and resolv.conf from the saved state."""

@@ -1,13 +1,15 @@
 """Tolerating what a killed netctl left in the kernel, at the places it gets in the way.
 
 A process killed between a kernel step and the state save leaves links (or a namespace)
-marked ``netctl:<id>`` whose ID is in no object.  Under the state lock nothing else can be
+marked with this state's identity and an ID that is in no object (drift.is_orphan; a link
+killed before its mark is marked by the next command, intents.py).  Under the state lock nothing else can be
 half-way through creating them, so they are garbage; ``check --repair`` removes them all.
 The next command must not trip over them meanwhile: ``connect``/``join`` clear the ones in
 the sandbox they plumb (a leftover ``eth<n>`` would collide with the name the counter hands
 out, and its address with the route check), ``sandbox create`` replaces a leftover
 namespace of the same name and ``network create`` removes leftover bridges (their routes
-would make the subnet look taken).  Unmarked (foreign) objects are never touched.
+would make the subnet look taken).  Unmarked (foreign) objects, and those of another state
+file, are never touched.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def clear_sandbox(ctx: Context, state: State, sb: Sandbox) -> list[str]:
     parked = {e.id: e for e in state.endpoints if e.sandbox is None and e.sandbox_ifname}
     done = []
     for link in k.links(netns=sb.name):
-        if is_orphan(link, ids):
+        if is_orphan(link, ids, state.state_id):
             k.link_delete(link.name, netns=sb.name)
         elif link.owner in parked and k.link_get(parked[link.owner].sandbox_ifname) is None:
             k.link_move(link.name, src=sb.name, dst=None, new_name=parked[link.owner].sandbox_ifname)
@@ -40,7 +42,7 @@ def clear_bridges(ctx: Context, state: State) -> list[str]:
     """Delete orphan bridges: a killed ``network create`` leaves one carrying the gateway
     address, whose route would make the same subnet look taken by the host."""
     ids = object_ids(state)
-    gone = [x.name for x in ctx.kernel.links() if x.kind == "bridge" and is_orphan(x, ids)]
+    gone = [x.name for x in ctx.kernel.links() if x.kind == "bridge" and is_orphan(x, ids, state.state_id)]
     for name in gone:
         ctx.kernel.link_delete(name)
     return gone
@@ -51,7 +53,7 @@ def clear_namespace(ctx: Context, state: State, name: str) -> bool:
     k = ctx.kernel
     if name in {s.name for s in state.sandboxes} or not k.netns_exists(name):
         return False
-    if not is_orphan(k.link_get("lo", netns=name), object_ids(state)):
+    if not is_orphan(k.link_get("lo", netns=name), object_ids(state), state.state_id):
         return False
     k.netns_delete(name)
     remove_sandbox_files(name)

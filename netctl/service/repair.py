@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from .. import drift, etcfiles
 from ..drivers.base import get_driver
 from ..errors import Conflict, NetctlError
-from ..kernel.base import OWNER_PREFIX
 from ..model import Endpoint, Sandbox, State
 from ..txn import Transaction
 from . import check, gateway, sandboxes
@@ -62,7 +61,8 @@ def _bridges(ctx: Context, state: State, failures: list[str]) -> None:
 
 def _recreate_namespace(ctx: Context, sb: Sandbox, tx: Transaction) -> None:
     k = ctx.kernel
-    tx.step("netns-create", lambda: k.netns_create(sb.name, alias=OWNER_PREFIX + sb.id),
+    mark = ctx.mark(sb.id)
+    tx.step("netns-create", lambda: k.netns_create(sb.name, alias=mark),
             lambda: k.netns_delete(sb.name))
     etcfiles.sandbox_dir(sb.name).mkdir(parents=True, exist_ok=True)
 
@@ -113,12 +113,12 @@ def _routes(ctx: Context, state: State, failures: list[str]) -> None:
 
 def _delete_orphan(ctx: Context, state: State, f: drift.Finding) -> None:
     """Look again right before deleting: only a marked link with no owner may go."""
-    k, ids = ctx.kernel, drift.object_ids(state)
+    k, ids, sid = ctx.kernel, drift.object_ids(state), state.state_id
     if f.kind == "netns":
-        if k.netns_exists(f.target) and drift.is_orphan(k.link_get("lo", netns=f.target), ids):
+        if k.netns_exists(f.target) and drift.is_orphan(k.link_get("lo", netns=f.target), ids, sid):
             k.netns_delete(f.target)
             etcfiles.remove_sandbox_files(f.target)
-    elif drift.is_orphan(k.link_get(f.target, netns=f.netns), ids):
+    elif drift.is_orphan(k.link_get(f.target, netns=f.netns), ids, sid):
         k.link_delete(f.target, netns=f.netns)
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from .. import etcfiles, lookup, validate
 from ..errors import Conflict, NetctlError
-from ..kernel.base import OWNER_PREFIX
 from ..model import Sandbox, State, new_id, now
 from ..txn import Transaction
 from . import batch, endpoints, leftovers
@@ -57,8 +56,11 @@ def create(ctx: Context, req: SandboxRequest) -> Sandbox:
         lookup.check_new_name(state.sandboxes, sb.name, "sandbox")
         sb.id = lookup.fresh_id(state.sandboxes)
         if ctx.kernel.netns_exists(sb.name) and not leftovers.clear_namespace(ctx, state, sb.name):
-            raise Conflict(f"network namespace {sb.name!r} exists and is not netctl's")
-        tx.step("netns-create", lambda: ctx.kernel.netns_create(sb.name, alias=OWNER_PREFIX + sb.id),
+            lo = ctx.kernel.link_get("lo", netns=sb.name)
+            whose = "another netctl state file's" if lo and lo.state_id else "not netctl's"
+            raise Conflict(f"network namespace {sb.name!r} exists and is {whose}")
+        mark = ctx.mark(sb.id)
+        tx.step("netns-create", lambda: ctx.kernel.netns_create(sb.name, alias=mark),
                 lambda: ctx.kernel.netns_delete(sb.name))
         files = etcfiles.sandbox_dir(sb.name)
         made = not files.exists()  # undo removes only what this create made

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -17,6 +18,42 @@ from netctl.kernel.base import NETNS_ETC_DIR, NETNS_RUN_DIR, Route
 
 def _errno(exc_info) -> int | None:
     return exc_info.value.errno
+
+
+MARK = "netctl:0123456789abcdef:" + "a" * 64
+
+
+def test_a_namespace_carries_its_mark_from_the_moment_it_is_mounted(nk, monkeypatch):
+    """Another netctl looking at /run/netns/NAME at the first instant it exists already sees
+    ``lo`` marked, so a kill right after the mount leaves a recognisable leftover."""
+    from netctl.kernel import netns
+    from netctl.kernel.netlink import NetlinkKernel
+
+    seen = []
+
+    def observe(name: str, when: str = "before") -> None:
+        def look() -> None:
+            with NetlinkKernel() as other:
+                seen.append(other.link_get("lo", netns="t-early").alias)
+
+        if (name, when) == ("netns-mounted", "before"):
+            watcher = threading.Thread(target=look)
+            watcher.start()
+            watcher.join()
+
+    monkeypatch.setattr(netns, "checkpoint", observe)
+    nk.netns_create("t-early", alias=MARK)
+    assert seen == [MARK] and nk.link_get("lo", netns="t-early").alias == MARK
+
+
+def test_a_namespace_whose_create_fails_after_the_mount_is_gone(nk, monkeypatch):
+    monkeypatch.setenv("NETCTL_FAULT", "netns-mounted")
+    with pytest.raises(errors.InjectedFault):
+        nk.netns_create("t-late", alias=MARK)
+    assert not nk.netns_exists("t-late") and not os.path.exists(os.path.join(NETNS_RUN_DIR, "t-late"))
+    monkeypatch.delenv("NETCTL_FAULT")
+    nk.netns_create("t-late", alias=MARK)  # and the name is free again
+    assert nk.link_get("lo", netns="t-late").alias == MARK
 
 
 def test_netns_lifecycle(nk, nstools):

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from netctl_runner import diff, kernel_snapshot
+from netctl_runner import Forked, diff, kernel_snapshot
 from reconcile_lab import Lab
 from support import forkrun
 
@@ -107,6 +107,45 @@ def test_a_namespace_that_replaced_a_sandboxes_is_reported_but_never_touched(lab
     lab.cli.ok("sandbox", "rm", "db")
     assert kernel_snapshot(lab.nk)["ns:db"] == before
     assert lab.cli("check").code == 0
+
+
+# --- several state files on one host ---
+
+def test_two_state_files_never_touch_each_others_objects(lab, tmp_path):
+    """B's leftover cleanup, check --repair, gc and restore leave A's bridge, namespaces and
+    veths alone, and so do they links marked with an ID no state knows (old mark or not)."""
+    lab.two_sandboxes()
+    ip("link", "add", "vethunk0", "type", "veth", "peer", "name", "vethunk1")
+    ip("link", "set", "vethunk0", "alias", "netctl:" + "f" * 64)  # the old mark, no state named
+    ip("link", "add", "br-unknown", "type", "bridge")
+    ip("link", "set", "br-unknown", "alias", f"netctl:0123456789abcdef:{'e' * 64}")
+    ip("netns", "add", "unknown")
+    ip("-n", "unknown", "link", "set", "lo", "alias", f"netctl:0123456789abcdef:{'d' * 64}")
+    before = kernel_snapshot(lab.nk)
+    assert lab.cli("check").code == 0
+    b = Forked(tmp_path / "b.toml")
+    b.ok("network", "create", "bnet")  # removes its own leftover bridges: none of these
+    b.ok("sandbox", "create", "bsb")
+    b.ok("network", "connect", "bnet", "bsb")
+    for args in (("check", "--repair"), ("gc",), ("restore",)):
+        assert b(*args).code == 0, args
+    assert b("check").code == 0
+    for args in (("check", "--repair"), ("gc",), ("restore",)):  # and A leaves B's alone
+        assert lab.cli(*args).code == 0, args
+    assert b("check").code == 0 and lab.cli("check").code == 0
+    b.ok("sandbox", "rm", "bsb")
+    b.ok("network", "rm", "bnet")
+    assert diff(before, kernel_snapshot(lab.nk)) == []
+    assert lab.tcp("web", "db").startswith("pong ping")
+
+
+def test_another_states_namespace_name_is_refused_as_such(lab, tmp_path):
+    b = Forked(tmp_path / "b.toml")
+    b.ok("sandbox", "create", "shared")
+    res = lab.cli("sandbox", "create", "shared")
+    assert res.code == 4 and "another netctl state file's" in res.err
+    assert b("check").code == 0
+    b.ok("sandbox", "rm", "shared")
 
 
 # --- privilege ---

@@ -67,7 +67,8 @@ def test_network_create(cli, kern):
     cli.ok("network", "create", "base", "--subnet", "10.76.0.0/24")
     steps = prove_rollback(cli, kern, "network", "create", "rb", "--ipv6", "--subnet", "10.77.0.0/24",
                            "-o", "mtu=1400")
-    assert steps == ["bridge-create", "bridge-addr4", "bridge-ipv6", "bridge-addr6", "bridge-up", "save"]
+    assert steps == ["bridge-create", "bridge-mark", "bridge-addr4", "bridge-ipv6", "bridge-addr6",
+                     "bridge-up", "save"]
 
 
 def test_network_create_adopting_a_bridge(cli, kern):
@@ -88,7 +89,7 @@ def test_sandbox_create(cli, kern):
     cli.ok("sandbox", "create", "keep")
     steps = prove_rollback(cli, kern, "sandbox", "create", "sx", "--hostname", "web", "--dns", "9.9.9.9",
                            "--add-host", "db:10.1.2.3")
-    assert steps == ["netns-create", "netns-files", "save"]
+    assert steps == ["netns-create", "netns-mounted", "netns-files", "save"]
 
 
 def test_sandbox_create_keeps_foreign_etc_netns_files(cli, kern):
@@ -108,7 +109,7 @@ def test_endpoint_create(cli, kern):
     cli.ok("network", "create", "n", "--ipv6", "-o", "hairpin=true", "-o", "mtu=1400")
     cli.ok("endpoint", "create", "n", "first")
     steps = prove_rollback(cli, kern, "endpoint", "create", "n", "ep", "--alias", "web")
-    assert steps == ["veth-create", "veth-hairpin", "save"]
+    assert steps == ["veth-create", "veth-mark", "veth-hairpin", "save"]
 
 
 def _two_networks(cli: Netctl) -> None:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 import pytest
 
 GONE = "f" * 64  # an owner ID no object has
+OTHER_STATE = "0123456789abcdef"  # another state file's identity
+
+
+def mine(cli, oid: str = GONE) -> str:
+    """The mark this state gives its objects (here: one it does not have)."""
+    return f"netctl:{tomllib.loads(cli.state.read_text())['state_id']}:{oid}"
 
 
 def ep(cli, ref):
@@ -106,12 +113,16 @@ def test_bridge_repair_readdresses_and_replugs(lab):
 
 def test_orphans_are_removed_and_foreign_links_and_namespaces_survive(lab):
     k = lab.kernel()
-    k.add_link("vethdead123", kind="veth", alias=f"netctl:{GONE}")
-    k.add_link("br-dead12345", kind="bridge", alias=f"netctl:{GONE}")
+    k.add_link("vethdead123", kind="veth", alias=mine(lab))
+    k.add_link("br-dead12345", kind="bridge", alias=mine(lab))
     k.add_link("foreign0", kind="bridge")
     k.add_link("vethforeign", kind="veth", alias="not ours")
-    k.netns_create("leftover", alias=f"netctl:{GONE}")
+    k.add_link("vethold1234", kind="veth", alias=f"netctl:{GONE}")  # old mark: no state named
+    k.add_link("vethother12", kind="veth", alias=f"netctl:{OTHER_STATE}:{GONE}")
+    k.netns_create("leftover", alias=mine(lab))
     k.netns_create("theirs")
+    k.netns_create("other", alias=f"netctl:{OTHER_STATE}:{GONE}")
+    k.netns_create("old", alias=f"netctl:{GONE}")
     res = lab("check")
     assert res.code == 9
     assert set(res.out.splitlines()) == {
@@ -123,7 +134,8 @@ def test_orphans_are_removed_and_foreign_links_and_namespaces_survive(lab):
     k = lab.kernel()
     assert k.link_get("vethdead123") is None and k.link_get("br-dead12345") is None
     assert k.link_get("foreign0") and k.link_get("vethforeign")
-    assert k.netns_list() == ["db", "theirs", "web"]
+    assert k.link_get("vethold1234") and k.link_get("vethother12")
+    assert k.netns_list() == ["db", "old", "other", "theirs", "web"]
 
 
 def test_files_out_of_date_are_rewritten(lab):
@@ -185,7 +197,7 @@ def test_next_connect_tolerates_a_killed_connects_leftover(lab):
     lab.ok("network", "create", "other", "--subnet", "10.8.0.0/24")
     bridge = json.loads(lab.ok("network", "inspect", "other"))[0]["bridge"]
     # what SIGKILL after the veth and its address were made, before the save, leaves behind
-    k.veth_create("vethkilled1", "eth1", alias=f"netctl:{GONE}", master=bridge, peer_netns="web")
+    k.veth_create("vethkilled1", "eth1", alias=mine(lab), master=bridge, peer_netns="web")
     k.addr_add("eth1", "10.8.0.2/24", netns="web")
     k.link_set_up("eth1", netns="web")
     lab.ok("network", "connect", "other", "web")
@@ -196,7 +208,7 @@ def test_next_connect_tolerates_a_killed_connects_leftover(lab):
 
 def test_sandbox_create_replaces_a_leftover_namespace_but_refuses_a_foreign_one(lab):
     k = lab.kernel()
-    k.netns_create("half", alias=f"netctl:{GONE}")
+    k.netns_create("half", alias=mine(lab))
     k.netns_create("theirs")
     assert lab.ok("sandbox", "create", "half") == "half\n"
     assert lab.kernel().link_get("lo", netns="half").owner == json.loads(
@@ -208,7 +220,7 @@ def test_sandbox_create_replaces_a_leftover_namespace_but_refuses_a_foreign_one(
 
 def test_network_create_removes_a_killed_creates_bridge_that_blocks_its_subnet(lab):
     k = lab.kernel()
-    k.bridge_create("br-killed00000", mac="02:42:00:00:00:01", alias=f"netctl:{GONE}")
+    k.bridge_create("br-killed00000", mac="02:42:00:00:00:01", alias=mine(lab))
     k.addr_add("br-killed00000", "10.7.0.1/24")
     k.link_set_up("br-killed00000")
     k.add_link("theirs0", kind="bridge", addresses=("10.6.0.1/24",))
@@ -228,3 +240,100 @@ def test_join_after_a_killed_join_takes_the_interface_back_first(lab):
     lab.ok("endpoint", "join", "spare", "solo")
     assert ep(lab, "spare")["ifname"] == "eth0"
     assert lab("check").code == 0
+
+
+# --- several state files, old marks, and links a killed run never marked (service/intents.py) ---
+
+def _journal(cli, *links, sid: str | None = None):
+    """What a run killed between a create and its mark leaves beside the state file."""
+    sid = sid or tomllib.loads(cli.state.read_text())["state_id"]
+    path = cli.state.with_name(cli.state.name + ".intent")
+    path.write_text(json.dumps({"state_id": sid, "links": [list(x) for x in links]}))
+    return path
+
+
+def test_links_a_killed_run_never_marked_are_reported_then_marked_and_removed(lab):
+    lab.ok("network", "create", "other", "--subnet", "10.8.0.0/24")
+    bridge = json.loads(lab.ok("network", "inspect", "other"))[0]["bridge"]
+    k, mark = lab.kernel(), mine(lab, "9" * 64)
+    k.veth_create("vethkilled1", "eth1", alias=None, master=bridge, peer_netns="web")
+    journal = _journal(lab, (None, "vethkilled1", mark), ("web", "eth1", mark))
+    res = lab("check")
+    assert res.code == 9 and set(res.out.splitlines()) == {
+        "drift: link vethkilled1: left over veth (owner not in state)",
+        "drift: link eth1 in sandbox web: left over (owner not in state)"}
+    assert lab.kernel().link_get("eth1", netns="web").alias is None and journal.exists()  # report only
+    lab.ok("network", "connect", "other", "web")  # the unmarked eth1 no longer blocks it
+    assert ep(lab, "other/web")["ifname"] == "eth1" and not journal.exists()
+    assert lab.kernel().link_get("vethkilled1") is None  # went with its peer, marked then cleared
+    assert lab("check").code == 0
+
+
+def test_check_repair_removes_a_parked_pair_a_killed_run_never_marked(lab):
+    mark = mine(lab, "9" * 64)
+    lab.kernel().veth_create("vethkilled1", "vethkilled2", alias=None)
+    _journal(lab, (None, "vethkilled1", mark), (None, "vethkilled2", mark))
+    assert "link vethkilled2: left over veth" in lab("check").out
+    assert lab("check", "--repair").code == 0 and lab("check").code == 0
+    assert lab.kernel().link_get("vethkilled1") is None and lab.kernel().link_get("vethkilled2") is None
+
+
+def test_the_journal_never_claims_a_marked_link_or_one_outside_this_states_sandboxes(lab):
+    k, mark = lab.kernel(), mine(lab, "9" * 64)
+    k.netns_create("theirs")
+    k.veth_create("veththeirs0", "eth0", alias=None, peer_netns="theirs")
+    k.add_link("vethmarked1", kind="veth", alias="someone's")
+    k.add_link("uplink0", addresses=("192.0.2.10/24",))  # the machine's: a tampered journal
+    k.add_link("br-used", kind="bridge", addresses=("192.0.2.20/24",))  # names them in vain
+    _journal(lab, ("theirs", "eth0", mark), (None, "vethmarked1", mark), (None, "vethabsent1", mark),
+             (None, "uplink0", mark), (None, "br-used", mark))
+    assert lab("check").code == 0
+    lab.ok("sandbox", "create", "more")
+    k = lab.kernel()
+    assert k.link_get("eth0", netns="theirs").alias is None and k.link_get("vethmarked1").alias == "someone's"
+    assert k.link_get("uplink0").alias is None and k.link_get("br-used").alias is None
+    assert lab("check", "--repair").code == 0 and k.link_get("eth0", netns="theirs") is not None
+
+
+def test_a_killed_first_command_leaves_an_identity_the_next_one_adopts(cli):
+    sid = "0123456789abcdef"  # a brand-new state's first `sandbox create`, killed before its save
+    cli.kernel().netns_create("half", alias=f"netctl:{sid}:{'9' * 64}")
+    _journal(cli, sid=sid)
+    res = cli("check")
+    assert res.code == 9 and res.out == "drift: namespace half: left over (owner not in state)\n"
+    cli.ok("sandbox", "create", "half")  # recognised as this state's leftover: replaced
+    assert tomllib.loads(cli.state.read_text())["state_id"] == sid
+    assert cli("check").code == 0
+
+
+def test_a_schema_1_state_keeps_its_objects_and_gains_an_identity(lab):
+    import tomli_w
+
+    data = tomllib.loads(lab.state.read_text())
+    del data["state_id"]
+    lab.state.write_text(tomli_w.dumps({**data, "schema": 1}))
+    k = lab.kernel()  # every object carries the old mark, netctl:<object id>
+    for ns in (None, *k.netns_list()):
+        for link in k.links(netns=ns):
+            if link.owner:
+                k.link_set_alias(link.name, f"netctl:{link.owner}", netns=ns)
+    k.add_link("vetholdgone", kind="veth", alias=f"netctl:{GONE}")  # an old-format leftover
+    assert lab("check").code == 0
+    lab.ok("sandbox", "create", "fresh")
+    lab.ok("network", "connect", "demo", "fresh")
+    saved = tomllib.loads(lab.state.read_text())
+    assert saved["schema"] == 2 and len(saved["state_id"]) == 16
+    fresh = json.loads(lab.ok("sandbox", "inspect", "fresh"))[0]["id"]
+    assert lab.kernel().link_get("lo", netns="fresh").alias == f"netctl:{saved['state_id']}:{fresh}"
+    lab.ok("network", "disconnect", "demo", "web")  # old-marked objects are still its own
+    lab.ok("sandbox", "rm", "web")
+    assert "web" not in lab.kernel().netns_list()
+    assert lab("check", "--repair").code == 0 and lab("check").code == 0
+    assert lab.kernel().link_get("vetholdgone") is not None  # not provably ours: kept
+
+
+def test_a_state_id_that_is_not_16_hex_is_refused(cli):
+    cli.state.write_bytes(b'schema = 2\nstate_id = "x:y"\n')
+    res = cli("network", "ls")
+    assert res.code == 8 and "state_id" in res.err
+    assert cli.state.read_bytes() == b'schema = 2\nstate_id = "x:y"\n'

@@ -13,6 +13,7 @@ from netctl.kernel.base import Link, Route
 from netctl.model import Endpoint, Network, Sandbox, State, Subnet
 
 NET_ID, SB_ID, EP_ID, PARK_ID = "a" * 64, "b" * 64, "c" * 64, "d" * 64
+SID, OTHER_SID = "5" * 16, "6" * 16  # this state's identity, another state file's
 RESOLV = "nameserver 192.0.2.53\n"
 
 
@@ -23,12 +24,12 @@ def _state() -> State:
                       host_ifname="vethaaaaaaa", sandbox_ifname="vethbbbbbbb", sandbox=SB_ID, ifname="eth0")
     parked = Endpoint("spare", PARK_ID, NET_ID, "t", mac="02:42:0a:09:00:03", ipv4="10.9.0.3/24",
                       host_ifname="vethccccccc", sandbox_ifname="vethddddddd")
-    return State(networks=[net], sandboxes=[sb], endpoints=[joined, parked])
+    return State(state_id=SID, networks=[net], sandboxes=[sb], endpoints=[joined, parked])
 
 
-def _link(name, owner=None, kind="veth", **kw) -> Link:
+def _link(name, owner=None, kind="veth", sid=SID, **kw) -> Link:
     kw.setdefault("up", True)
-    kw.setdefault("alias", f"netctl:{owner}" if owner else None)
+    kw.setdefault("alias", (f"netctl:{sid}:{owner}" if sid else f"netctl:{owner}") if owner else None)
     return Link(name=name, index=0, kind=kind, mac=kw.pop("mac", "02:00:00:00:00:01"), mtu=1500, **kw)
 
 
@@ -167,6 +168,37 @@ def test_orphans_are_marked_links_and_namespaces_whose_owner_is_gone():
     assert [(f.kind, f.target, f.netns) for f in found] == [
         ("netns", "leftover", "leftover"), ("link", "br-dead", None), ("link", "vethdead123", None),
         ("link", "eth1", "web")]
+
+
+def test_another_states_objects_and_old_marks_of_unknown_ids_are_never_findings():
+    state = _state()
+    facts = _healthy(state)
+    gone = "e" * 64
+    facts.host["vethother12"] = _link("vethother12", gone, sid=OTHER_SID)
+    facts.host["br-other"] = _link("br-other", gone, "bridge", sid=OTHER_SID)
+    facts.host["vetholdmark"] = _link("vetholdmark", gone, sid=None)  # schema 1: no state named
+    facts.netns["web"].links["eth1"] = _link("eth1", gone, sid=OTHER_SID)
+    facts.netns["theirs"] = drift.NetnsView({"lo": _link("lo", gone, kind="", sid=OTHER_SID)})
+    facts.netns["old"] = drift.NetnsView({"lo": _link("lo", gone, kind="", sid=None)})
+    assert _lines(state, facts) == []
+
+
+def test_a_schema_1_states_objects_with_old_marks_are_still_its_own():
+    state = dataclasses.replace(_state(), state_id=None, schema=1)
+    facts = _healthy(state)
+    for links in (facts.host, facts.netns["web"].links):
+        for name, link in links.items():
+            if link.alias:
+                links[name] = dataclasses.replace(link, alias=f"netctl:{link.owner}")
+    assert _lines(state, facts) == []
+    facts.host["vethdead123"] = _link("vethdead123", "e" * 64, sid=None)
+    assert _lines(state, facts) == []  # an old-format leftover: reported by no one, kept
+
+
+def test_marks_parse_into_state_and_object():
+    new, old = _link("x", EP_ID), _link("y", EP_ID, sid=None)
+    assert (new.state_id, new.owner) == (SID, EP_ID) and (old.state_id, old.owner) == (None, EP_ID)
+    assert _link("z", alias="netctl:").owner == "" and _link("w", alias="other:x").owner is None
 
 
 def test_foreign_objects_are_never_findings():

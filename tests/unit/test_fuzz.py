@@ -300,7 +300,7 @@ CORRUPT = {
     "not-utf8": b'schema = 1\nname = "\xff"\n',
     "bad-toml": b"schema = 1\n[[networks]\nname = 'x'\n",
     "no-schema": b"networks = []\n",
-    "newer-schema": b"schema = 2\n",
+    "newer-schema": b"schema = 3\n",
     "string-schema": b'schema = "1"\n',
     "float-schema": b"schema = 1.0\n",
     "wrong-types": b"schema = 1\nnetworks = 5\n",

@@ -70,7 +70,7 @@ def test_save_then_read_round_trips(path):
     state = full_state()
     Store(path).save(state)
     assert Store(path).read() == state
-    assert tomllib.loads(path.read_text())["schema"] == 1
+    assert tomllib.loads(path.read_text())["schema"] == 2
 
 
 def test_empty_state_round_trips(path):
@@ -154,7 +154,7 @@ def test_unparseable_file_is_refused(path, data):
 
 
 def test_newer_schema_is_refused(path):
-    err = refused_unchanged(path, b'schema = 2\n[[networks]]\nname = "x"\n')
+    err = refused_unchanged(path, b'schema = 3\n[[networks]]\nname = "x"\n')
     assert "newer netctl" in str(err)
 
 
