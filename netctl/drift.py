@@ -205,7 +205,9 @@ def _orphans(state: State, facts: Facts) -> list[Finding]:
             problem = LEFT_OVER.replace("left over", f"left over {link.kind or 'link'}")
             out.append(Finding(ORPHAN, "link", f"link {name}", problem, name))
     for sb in state.sandboxes:
-        for name, link in sorted(facts.netns.get(sb.name, NetnsView({})).links.items()):
+        if not usable(sb, facts):
+            continue  # not the sandbox's namespace: nothing in it is netctl's to delete
+        for name, link in sorted(facts.netns[sb.name].links.items()):
             if is_orphan(link, ids):
                 out.append(Finding(ORPHAN, "link", f"link {name} in sandbox {sb.name}", LEFT_OVER,
                                    name, sb.name))

@@ -66,6 +66,10 @@ class Kernel(Protocol):
 
     def netns_delete(self, name: str) -> None: ...
 
+    def netns_is_home(self, name: str) -> bool:
+        """Whether /run/netns/NAME is the namespace this process works in (the "host") or
+        the init process's: never a sandbox, whatever its ``lo`` says."""
+
     # --- links ---
     def links(self, netns: str | None = None) -> list[Link]: ...
 

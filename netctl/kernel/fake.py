@@ -65,6 +65,10 @@ class FakeKernel(FakeState):
     def netns_exists(self, name: str) -> bool:
         return name != HOST and name in self._ns
 
+    @_reading
+    def netns_is_home(self, name: str) -> bool:
+        return False  # a fake namespace is never the process's own
+
     @_mutating
     def netns_create(self, name: str, alias: str | None = None) -> None:
         what = f"create network namespace {name}"

@@ -95,6 +95,15 @@ def inode(name: str, dev: int) -> int | None:
     return st.st_ino if st.st_dev == dev else None
 
 
+def home_inodes(home_fd: int) -> set[int]:
+    """The namespaces that are never a sandbox: ``home_fd``'s (where this process works)
+    and the init process's (the machine's own, when netctl runs in a namespace)."""
+    out = {os.fstat(home_fd).st_ino}
+    with suppress(OSError):
+        out.add(os.stat("/proc/1/ns/net").st_ino)
+    return out
+
+
 def names(dev: int) -> list[str]:
     try:
         entries = os.listdir(NETNS_RUN_DIR)

@@ -1,0 +1,169 @@
+"""A sandbox's namespace and /etc/netns files are changed only while they are netctl's.
+
+The namespace at ``/run/netns/NAME`` may be replaced by someone else's, or the path made a
+symlink to another namespace (or to the one netctl itself runs in); ``/etc/netns/NAME`` or a
+file in it may be a symlink.  Every command that would change something there refuses with
+exit 4 and changes nothing (kernel, /etc/netns, state); ``sandbox rm -f`` forgets such a
+sandbox and leaves the namespace and its files alone.  Also here: an adopted bridge is given
+back as it was found, and a killed file write leaves nothing ``ip netns exec`` trips over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from netctl_runner import diff, kernel_snapshot, netns_view
+
+THEIRS = "127.0.0.1 localhost theirs\n"
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+def _foreign_db(lab, how: str) -> None:
+    """Sandbox db's namespace is replaced by one that is not netctl's, with a default route
+    and its own /etc/netns/db/hosts."""
+    host_end = lab.endpoint("db")["host_ifname"]
+    lab.nk.netns_delete("db")
+    assert lab.ns.wait_gone(lab.nk, host_end)  # the kernel frees the old pair asynchronously
+    target = "db" if how == "replaced" else "other"
+    ip("netns", "add", target)
+    ip("-n", target, "link", "add", "theirs0", "type", "veth", "peer", "name", "theirs1")
+    ip("-n", target, "addr", "add", "10.99.0.2/24", "dev", "theirs0")
+    ip("-n", target, "link", "set", "theirs1", "up")
+    ip("-n", target, "link", "set", "theirs0", "up")
+    ip("-n", target, "route", "add", "default", "via", "10.99.0.1")
+    if how == "symlink":
+        os.symlink("/run/netns/other", "/run/netns/db")
+    Path("/etc/netns/db/hosts").write_text(THEIRS)
+
+
+def _db_files(snapshot: dict) -> dict:
+    return {k: v for k, v in snapshot["etc"].items() if k.startswith("/etc/netns/db")}
+
+
+CHANGING = [
+    ("network", "disconnect", "demo", "db"),
+    ("network", "connect", "other", "db"),
+    ("endpoint", "leave", "db", "db"),
+    ("endpoint", "rm", "-f", "db"),
+    ("endpoint", "join", "spare", "db"),
+    ("sandbox", "rm", "db"),
+]
+
+
+@pytest.mark.parametrize("args", CHANGING, ids=lambda a: " ".join(a[:2]))
+def test_a_replaced_namespace_is_refused_and_nothing_changes(lab, args):
+    lab.two_sandboxes()
+    lab.cli.ok("network", "create", "other", "--subnet", "10.78.0.0/24")
+    lab.cli.ok("endpoint", "create", "other", "spare")
+    _foreign_db(lab, "replaced")
+    state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+    res = lab.cli(*args)
+    assert res.code == 4 and "not the one netctl made for sandbox 'db'" in res.err, res
+    assert lab.cli.state.read_bytes() == state
+    assert diff(kernel, kernel_snapshot(lab.nk)) == []
+
+
+@pytest.mark.parametrize("how", ["replaced", "symlink"])
+def test_repair_and_restore_leave_a_foreign_namespace_and_its_files_alone(lab, how):
+    lab.two_sandboxes()
+    _foreign_db(lab, how)
+    state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+    assert "namespace /run/netns/db is not netctl's" in lab.cli("check").out
+    for args in (("check", "--repair"), ("restore",), ("network", "create", "more")):
+        res = lab.cli(*args)
+        after = kernel_snapshot(lab.nk)
+        assert after["ns:db"] == kernel["ns:db"] and after["etc"] == kernel["etc"], args
+        if args[0] != "network":
+            assert res.code == 9 and "not netctl's" in res.err, res
+            assert lab.cli.state.read_bytes() == state
+        else:  # any change re-renders the files: not the foreign namespace's
+            assert "/etc/netns/db not updated" in res.err, res
+    assert Path("/etc/netns/db/hosts").read_text() == THEIRS
+
+
+@pytest.mark.parametrize("how", ["replaced", "symlink"])
+def test_sandbox_rm_force_forgets_the_sandbox_and_leaves_the_namespace(lab, how):
+    lab.two_sandboxes()
+    _foreign_db(lab, how)
+    before = kernel_snapshot(lab.nk)
+    lab.cli.ok("sandbox", "rm", "-f", "db")
+    after = kernel_snapshot(lab.nk)
+    assert after["ns:db"] == before["ns:db"] and _db_files(after) == _db_files(before)
+    assert os.path.lexists("/run/netns/db") and Path("/etc/netns/db/hosts").read_text() == THEIRS
+    assert lab.cli.ok("sandbox", "ls", "-q").split() == ["web"]
+    assert [e["name"] for e in json.loads(lab.cli.ok("endpoint", "ls", "--format", "json"))] == ["web"]
+
+
+def test_the_namespace_netctl_runs_in_is_never_a_sandbox(lab):
+    """Even carrying the sandbox's mark (as it does when netctl runs inside the sandbox),
+    the caller's own namespace under the sandbox's path is not the sandbox's."""
+    lab.two_sandboxes()
+    lab.cli.ok("network", "create", "other", "--subnet", "10.78.0.0/24")
+    db = json.loads(lab.cli.ok("sandbox", "inspect", "db"))[0]["id"]
+    lab.nk.netns_delete("db")
+    os.symlink(f"/proc/{os.getpid()}/ns/net", "/run/netns/db")
+    ip("link", "set", "lo", "alias", f"netctl:{db}")
+    try:
+        state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+        for args in CHANGING[:2]:
+            res = lab.cli(*args)
+            assert res.code == 4 and "not the one netctl made" in res.err, (args, res)
+        assert "namespace /run/netns/db is not netctl's" in lab.cli("check").out
+        assert lab.cli.state.read_bytes() == state
+        assert diff(kernel, kernel_snapshot(lab.nk)) == []
+        lab.cli.ok("sandbox", "rm", "-f", "db")
+        assert os.path.lexists("/run/netns/db")
+    finally:
+        os.unlink("/run/netns/db")
+        ip("link", "set", "lo", "alias", "")
+
+
+# --- an adopted bridge ---
+
+def _bridge(name: str, mac: str, *addrs: str, up: bool = False, ipv6: bool = True) -> None:
+    ip("link", "add", name, "address", mac, "type", "bridge")  # fixed MAC: see test_ownership
+    for cidr in addrs:
+        ip("addr", "add", cidr, "dev", name)
+    Path(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6").write_text("0" if ipv6 else "1")
+    if up:
+        ip("link", "set", name, "up")
+
+
+def test_an_adopted_bridge_is_given_back_as_it_was_found(lab):
+    _bridge("fbr1", "02:00:00:00:fb:11", "192.168.252.1/24", ipv6=False)  # down, IPv6 off
+    _bridge("fbr2", "02:00:00:00:fb:12", "10.67.0.1/24", up=True)  # already as netctl wants it
+    before = netns_view(lab.nk, None)
+    lab.cli.ok("network", "create", "a1", "-o", "bridge=fbr1", "--subnet", "10.66.0.0/24", "--ipv6")
+    lab.cli.ok("network", "create", "a2", "-o", "bridge=fbr2", "--subnet", "10.67.0.0/24")
+    fbr1 = lab.nk.link_get("fbr1")
+    assert fbr1.up and "10.66.0.1/24" in fbr1.addresses
+    lab.cli.ok("sandbox", "create", "s1")
+    for net in ("a1", "a2"):
+        lab.cli.ok("network", "connect", net, "s1")
+    lab.cli.ok("sandbox", "rm", "s1")
+    lab.cli.ok("network", "rm", "a1", "a2")
+    assert diff(before, netns_view(lab.nk, None)) == []
+    lab.cli.ok("network", "create", "again", "--subnet", "10.66.0.0/24")  # no host route blocks it
+    lab.cli.ok("network", "rm", "again")
+
+
+def test_a_rolled_back_adoption_and_a_repaired_one_are_given_back_too(lab):
+    _bridge("fbr3", "02:00:00:00:fb:13")
+    before = netns_view(lab.nk, None)
+    res = lab.cli("network", "create", "a3", "-o", "bridge=fbr3", "--subnet", "10.68.0.0/24",
+                  env={"NETCTL_FAULT": "bridge-up:after"})
+    assert res.code == 1 and diff(before, netns_view(lab.nk, None)) == []
+    lab.cli.ok("network", "create", "a3", "-o", "bridge=fbr3", "--subnet", "10.68.0.0/24")
+    lab.nk.link_set_up("fbr3", False)
+    lab.nk.addr_del("fbr3", "10.68.0.1/24")
+    lab.cli.ok("check", "--repair")
+    assert lab.nk.link_get("fbr3").up
+    lab.cli.ok("network", "rm", "a3")
+    assert diff(before, netns_view(lab.nk, None)) == []
