@@ -115,7 +115,7 @@ def read_sandbox_file(name: str, fname: str) -> str | None:
     """What ``check`` compares: a file reached through a symlink counts as missing."""
     try:
         parent, dir_fd = _open_dir(name, create=False)
-    except OSError:
+    except (OSError, UnsafePath):
         return None
     try:
         return _read_at(dir_fd, fname)

@@ -167,3 +167,84 @@ def test_a_rolled_back_adoption_and_a_repaired_one_are_given_back_too(lab):
     assert lab.nk.link_get("fbr3").up
     lab.cli.ok("network", "rm", "a3")
     assert diff(before, netns_view(lab.nk, None)) == []
+
+
+# --- /etc/netns/NAME: never through a symlink, no stray temps ---
+
+def test_a_symlinked_sandbox_directory_is_never_written_through(lab, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, "/etc/netns/s2")
+    res = lab.cli("sandbox", "create", "s2")
+    assert res.code == 4 and "/etc/netns/s2 is a symbolic link" in res.err, res
+    assert lab.nk.netns_list() == [] and lab.cli.ok("sandbox", "ls", "-q") == ""
+    lab.two_sandboxes()
+    for entry in os.listdir("/etc/netns/db"):
+        os.unlink(f"/etc/netns/db/{entry}")
+    os.rmdir("/etc/netns/db")
+    os.symlink(elsewhere, "/etc/netns/db")
+    lab.cli.ok("sandbox", "create", "s3")
+    res = lab.cli("network", "connect", "demo", "s3")  # db's hosts would gain s3
+    assert res.code == 0 and "warning: /etc/netns/db is a symbolic link" in res.err, res
+    assert "/etc/netns/db/hosts missing" in lab.cli("check").out
+    res = lab.cli("sandbox", "rm", "db")
+    assert res.code == 0 and "/etc/netns/db is a symbolic link" in res.err, res
+    assert os.path.islink("/etc/netns/db") and os.listdir(elsewhere) == []
+
+
+@pytest.mark.parametrize("fname", ["hosts", "resolv.conf"])
+def test_a_symlinked_file_is_replaced_never_followed(lab, tmp_path, fname):
+    lab.two_sandboxes()
+    path = Path("/etc/netns/db") / fname
+    victim = tmp_path / "victim"
+    text = path.read_text()
+    victim.write_text(text)  # even what netctl would write is no reason to keep the link
+    path.unlink()
+    path.symlink_to(victim)
+    res = lab.cli("check")
+    assert res.code == 9 and f"/etc/netns/db/{fname} missing" in res.out, res
+    lab.cli.ok("check", "--repair")
+    assert not path.is_symlink() and path.read_text() == text
+    path.unlink()
+    path.symlink_to(victim)
+    lab.cli.ok("sandbox", "create", "s3", "--dns", "10.9.9.9")
+    lab.cli.ok("network", "connect", "demo", "s3")  # db's hosts changes: written, not followed
+    assert not path.is_symlink() and victim.read_text() == text
+
+
+def _exec_err(sandbox: str) -> str:
+    res = subprocess.run(["ip", "netns", "exec", sandbox, "true"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return res.stderr
+
+
+def _strays() -> list[str]:
+    return sorted(os.path.join(root, f) for root, _, files in os.walk("/etc/netns")
+                  for f in files if f.startswith("."))
+
+
+def test_a_killed_file_write_leaves_nothing_ip_netns_exec_trips_on(lab):
+    lab.two_sandboxes()
+    lab.cli.ok("sandbox", "create", "s3")
+    res = lab.cli("network", "connect", "demo", "s3", env={"NETCTL_FAULT": "files-write:kill"})
+    assert res.code == -9, res
+    assert _strays() != [] and all(os.path.dirname(p) == "/etc/netns" for p in _strays())
+    assert _exec_err("web") == "" and _exec_err("s3") == ""
+    lab.cli.ok("network", "connect", "demo", "s3")  # the next write takes its place
+    assert _strays() == [] and "s3" in Path("/etc/netns/web/hosts").read_text()
+
+
+CLEANERS = [("check", "--repair"), ("network", "connect", "demo", "s3"), ("sandbox", "rm", "web")]
+
+
+@pytest.mark.parametrize("cleaner", CLEANERS, ids=lambda a: " ".join(a[:2]))
+def test_temps_a_killed_older_netctl_left_are_removed(lab, cleaner):
+    lab.two_sandboxes()
+    lab.cli.ok("sandbox", "create", "s3")
+    Path("/etc/netns/web/.hosts.k1ll3d00").write_text("half")  # what mkstemp left inside
+    Path("/etc/netns/.web.resolv.conf.tmp").write_text("half")
+    assert ".hosts.k1ll3d00" in _exec_err("web")  # the bind error the issue reports
+    lab.cli.ok(*cleaner)
+    assert _strays() == []
+    if cleaner[0] != "sandbox":
+        assert _exec_err("web") == ""
