@@ -54,11 +54,11 @@ def create(ctx: Context, req: SandboxRequest) -> Sandbox:
     with ctx.mutation() as (state, tx):
         if any(s.name == sb.name for s in state.sandboxes):
             raise Conflict(f"sandbox {sb.name!r} already exists")
-        if ctx.kernel.netns_exists(sb.name) and not leftovers.clear_namespace(ctx, state, sb.name):
-            raise Conflict(f"network namespace {sb.name!r} exists and is not netctl's")
         refusal = etcfiles.unsafe(sb.name)  # a symlinked /etc/netns/NAME is never written through
         if refusal is not None:
             raise refusal
+        if ctx.kernel.netns_exists(sb.name) and not leftovers.clear_namespace(ctx, state, sb.name):
+            raise Conflict(f"network namespace {sb.name!r} exists and is not netctl's")
         tx.step("netns-create", lambda: ctx.kernel.netns_create(sb.name, alias=OWNER_PREFIX + sb.id),
                 lambda: ctx.kernel.netns_delete(sb.name))
         made = not etcfiles.sandbox_dir(sb.name).exists()  # undo removes only what this create made
