@@ -66,6 +66,10 @@ class Kernel(Protocol):
 
     def netns_delete(self, name: str) -> None: ...
 
+    def netns_mark(self, name: str) -> str | None:
+        """The ifalias of ``lo`` in NAME (netctl's mark on a namespace it made), read as
+        cheaply as the platform allows: asked before every change inside a sandbox."""
+
     def netns_is_home(self, name: str) -> bool:
         """Whether /run/netns/NAME is the namespace this process works in (the "host") or
         the init process's: never a sandbox, whatever its ``lo`` says."""

@@ -66,6 +66,11 @@ class FakeKernel(FakeState):
         return name != HOST and name in self._ns
 
     @_reading
+    def netns_mark(self, name: str) -> str | None:
+        lo = self._netns(name, f"get lo in network namespace {name}").links.get("lo")
+        return lo.alias if lo else None
+
+    @_reading
     def netns_is_home(self, name: str) -> bool:
         return False  # a fake namespace is never the process's own
 

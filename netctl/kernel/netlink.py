@@ -120,6 +120,9 @@ class NetlinkKernel:
     def netns_exists(self, name: str) -> bool:
         return ns.inode(name, self._nsfs_dev) is not None
 
+    def netns_mark(self, name: str) -> str | None:
+        return ns.lo_alias(name, self._nsfs_dev, self._host_fd)
+
     def netns_is_home(self, name: str) -> bool:
         inode = ns.inode(name, self._nsfs_dev)
         return inode is not None and inode in ns.home_inodes(self._host_fd)

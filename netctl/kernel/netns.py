@@ -141,6 +141,39 @@ def entered(name: str, dev: int, home_fd: int) -> Iterator[None]:
         setns(home_fd)
 
 
+RTM_GETLINK, NLMSG_ERROR, NLM_F_REQUEST, IFLA_IFNAME, IFLA_IFALIAS = 18, 2, 1, 3, 20
+
+
+def lo_alias(name: str, dev: int, home_fd: int) -> str | None:
+    """``lo``'s ifalias in NAME (how netctl marks its namespaces) from one raw RTM_GETLINK
+    on a netlink socket opened inside it: ~30 µs against pyroute2's ~0.3 ms, and asked
+    before every change in a sandbox, including each hosts file a connect rewrites."""
+    with entered(name, dev, home_fd):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+    ifname = b"lo\0"
+    attr = struct.pack("=HH", 4 + len(ifname), IFLA_IFNAME) + ifname + b"\0"  # padded to 8
+    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0) + attr
+    with sock:
+        sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETLINK, NLM_F_REQUEST, 1, 0) + body)
+        data = sock.recv(65536)
+    length, kind = struct.unpack_from("=IH", data)
+    if kind == NLMSG_ERROR:
+        raise kernel_error(f"get lo in network namespace {name}", -struct.unpack_from("=i", data, 16)[0])
+    return _rtattr(data[32:length], IFLA_IFALIAS)
+
+
+def _rtattr(buf: bytes, wanted: int) -> str | None:
+    off = 0
+    while off + 4 <= len(buf):
+        size, kind = struct.unpack_from("=HH", buf, off)
+        if size < 4:
+            break
+        if kind & 0x3FFF == wanted:
+            return buf[off + 4 : off + size].rstrip(b"\0").decode(errors="replace")
+        off += (size + 3) & ~3
+    return None
+
+
 def write_sysctl(path: str, value: str) -> None:
     """/proc/sys/net follows the writing thread's namespace, so this works after setns."""
     with open(path, "w") as f:

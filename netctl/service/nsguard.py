@@ -12,14 +12,15 @@ a sandbox to change it (connect, disconnect, join, leave, rm, repair, restore, t
 from __future__ import annotations
 
 from ..errors import Conflict
-from ..kernel.base import Kernel
+from ..kernel.base import Kernel, Link
 from ..model import Sandbox
 
 
 def marked_for(kernel: Kernel, sb: Sandbox) -> bool:
-    """The one comparison of a namespace's mark with a sandbox (its ``lo`` owner)."""
-    lo = kernel.link_get("lo", netns=sb.name)
-    return lo is not None and lo.owner == sb.id
+    """The one comparison of a namespace's mark with a sandbox: the owner ``Link.owner``
+    reads from ``lo``'s alias (the one parser of marks) must be the sandbox."""
+    lo = Link("lo", 1, "", "", 0, True, alias=kernel.netns_mark(sb.name))
+    return lo.owner == sb.id
 
 
 def ours(kernel: Kernel, sb: Sandbox) -> bool:
