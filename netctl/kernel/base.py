@@ -70,9 +70,10 @@ class Kernel(Protocol):
         """The ifalias of ``lo`` in NAME (netctl's mark on a namespace it made), read as
         cheaply as the platform allows: asked before every change inside a sandbox."""
 
-    def netns_is_home(self, name: str) -> bool:
-        """Whether /run/netns/NAME is the namespace this process works in (the "host") or
-        the init process's: never a sandbox, whatever its ``lo`` says."""
+    def netns_borrowed(self, name: str) -> bool:
+        """Whether /run/netns/NAME cannot be a namespace netctl made, whatever its ``lo``
+        says: a symlink (netctl mounts namespaces onto plain files), or the namespace this
+        process works in (the "host"), or the init process's."""
 
     # --- links ---
     def links(self, netns: str | None = None) -> list[Link]: ...

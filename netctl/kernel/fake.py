@@ -71,8 +71,8 @@ class FakeKernel(FakeState):
         return lo.alias if lo else None
 
     @_reading
-    def netns_is_home(self, name: str) -> bool:
-        return False  # a fake namespace is never the process's own
+    def netns_borrowed(self, name: str) -> bool:
+        return False  # a fake namespace is never a symlink nor the process's own
 
     @_mutating
     def netns_create(self, name: str, alias: str | None = None) -> None:

@@ -123,9 +123,9 @@ class NetlinkKernel:
     def netns_mark(self, name: str) -> str | None:
         return ns.lo_alias(name, self._nsfs_dev, self._host_fd)
 
-    def netns_is_home(self, name: str) -> bool:
+    def netns_borrowed(self, name: str) -> bool:
         inode = ns.inode(name, self._nsfs_dev)
-        return inode is not None and inode in ns.home_inodes(self._host_fd)
+        return ns.is_link(name) or (inode is not None and inode in ns.home_inodes(self._host_fd))
 
     def netns_create(self, name: str, alias: str | None = None) -> None:
         self._drop_socket(name)

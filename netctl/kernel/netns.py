@@ -29,6 +29,7 @@ MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MS_SHARED = 1 << 20
 MNT_DETACH = 0x2
+UMOUNT_NOFOLLOW = 0x8
 THREAD_NS = "/proc/thread-self/ns/net"
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
@@ -93,6 +94,10 @@ def inode(name: str, dev: int) -> int | None:
     except FileNotFoundError:
         return None
     return st.st_ino if st.st_dev == dev else None
+
+
+def is_link(name: str) -> bool:
+    return os.path.islink(path_of(name))
 
 
 def home_inodes(home_fd: int) -> set[int]:
@@ -240,10 +245,11 @@ def _share_run_dir() -> None:
 
 
 def remove(name: str) -> None:
-    """Unmount and unlink; a namespace that is already gone is fine."""
+    """Unmount and unlink; a namespace that is already gone is fine.  A symlink at the path
+    is unlinked, never followed: the mount it points to is not this name's to remove."""
     path = path_of(name)
     try:
-        umount(path, MNT_DETACH)
+        umount(path, MNT_DETACH | UMOUNT_NOFOLLOW)
     except OSError as exc:
         if exc.errno not in (errno.EINVAL, errno.ENOENT):
             raise kernel_error(f"delete network namespace {name}", exc.errno or 0, "CAP_SYS_ADMIN") from exc

@@ -20,7 +20,7 @@ def read_facts(ctx: Context, state: State) -> drift.Facts:
     sandboxes = {s.name for s in state.sandboxes}
     views: dict[str, drift.NetnsView] = {}
     for name in k.netns_list():
-        if k.netns_is_home(name):  # the host's own namespace under a sandbox's name: no sandbox
+        if k.netns_borrowed(name):  # a symlink, or the host's own namespace: no sandbox
             views[name] = drift.NetnsView({})
             continue
         try:

@@ -3,8 +3,9 @@
 Anything can sit at that path: the namespace netctl made, someone else's that replaced it
 (``ip netns add`` after a reboot, a bind mount, a symlink to another namespace), even the
 host's own or the caller's.  netctl changes nothing inside a namespace until it has proved
-it is the sandbox's: its ``lo`` carries the sandbox's mark (set when netctl created it) and
-it is not the namespace netctl itself runs in or the init process's.  Every path that enters
+it is the sandbox's: its ``lo`` carries the sandbox's mark (set when netctl created it), the
+path is not a symlink (netctl mounts a namespace onto a plain file) and it is not the
+namespace netctl itself runs in or the init process's.  Every path that enters
 a sandbox to change it (connect, disconnect, join, leave, rm, repair, restore, the
 /etc/netns files) asks here first, so the rule lives in one place.
 """
@@ -25,7 +26,7 @@ def marked_for(kernel: Kernel, sb: Sandbox) -> bool:
 
 def ours(kernel: Kernel, sb: Sandbox) -> bool:
     """Whether the namespace at the sandbox's path exists and is the one netctl made."""
-    if not kernel.netns_exists(sb.name) or kernel.netns_is_home(sb.name):
+    if not kernel.netns_exists(sb.name) or kernel.netns_borrowed(sb.name):
         return False
     return marked_for(kernel, sb)
 

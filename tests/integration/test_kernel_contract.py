@@ -68,7 +68,7 @@ def scenario(k) -> list[tuple[str, object]]:
     answer("mark of c", k.netns_mark, "ct-c")
     answer("mark of a (none)", k.netns_mark, "ct-a")
     answer("mark of a missing namespace", k.netns_mark, "ct-none")
-    answer("c is not home", k.netns_is_home, "ct-c")
+    answer("c is not borrowed", k.netns_borrowed, "ct-c")
     step("bridge", k.bridge_create, "br-ct", mac=BR_MAC, alias="netctl:net", mtu=1450)
     step("bridge again", k.bridge_create, "br-ct", mac=BR_MAC, alias="netctl:net")
     step("bridge addr", k.addr_add, "br-ct", "10.77.0.1/24")

@@ -248,3 +248,28 @@ def test_temps_a_killed_older_netctl_left_are_removed(lab, cleaner):
     assert _strays() == []
     if cleaner[0] != "sandbox":
         assert _exec_err("web") == ""
+
+
+def test_a_symlink_to_the_sandboxes_own_namespace_is_not_taken_either(lab):
+    """netctl mounts a namespace onto a plain file: a symlink at the path is someone's
+    arrangement, even when it leads to the namespace netctl made (moved by hand)."""
+    lab.two_sandboxes()
+    Path("/run/netns/moved").touch()
+    subprocess.run(["mount", "--bind", "/run/netns/db", "/run/netns/moved"], check=True)
+    subprocess.run(["umount", "/run/netns/db"], check=True)
+    os.unlink("/run/netns/db")
+    os.symlink("/run/netns/moved", "/run/netns/db")
+    kernel = kernel_snapshot(lab.nk)
+    res = lab.cli("network", "disconnect", "demo", "db")
+    assert res.code == 4 and "not the one netctl made" in res.err, res
+    assert diff(kernel, kernel_snapshot(lab.nk)) == []
+    lab.cli.ok("sandbox", "rm", "-f", "db")
+    assert os.path.islink("/run/netns/db") and "moved" in lab.nk.netns_list()
+
+
+def test_deleting_a_symlinked_name_unlinks_it_and_keeps_the_mount(nk):
+    nk.netns_create("real", alias="netctl:x")
+    os.symlink("/run/netns/real", "/run/netns/alias")
+    nk.netns_delete("alias")
+    assert not os.path.lexists("/run/netns/alias") and nk.netns_list() == ["real"]
+    assert nk.netns_mark("real") == "netctl:x"
