@@ -140,14 +140,16 @@ def test_an_adopted_bridge_is_given_back_as_it_was_found(lab):
     _bridge("fbr1", "02:00:00:00:fb:11", "192.168.252.1/24", ipv6=False)  # down, IPv6 off
     _bridge("fbr2", "02:00:00:00:fb:12", "10.67.0.1/24", up=True)  # already as netctl wants it
     before = netns_view(lab.nk, None)
-    lab.cli.ok("network", "create", "a1", "-o", "bridge=fbr1", "--subnet", "10.66.0.0/24", "--ipv6")
+    lab.cli.ok("network", "create", "a1", "-o", "bridge=fbr1", "-o", "mtu=1400", "--subnet", "10.66.0.0/24",
+               "--ipv6")
     lab.cli.ok("network", "create", "a2", "-o", "bridge=fbr2", "--subnet", "10.67.0.0/24")
     fbr1 = lab.nk.link_get("fbr1")
     assert fbr1.up and "10.66.0.1/24" in fbr1.addresses
     lab.cli.ok("sandbox", "create", "s1")
     for net in ("a1", "a2"):
         lab.cli.ok("network", "connect", net, "s1")
-    lab.cli.ok("sandbox", "rm", "s1")
+    assert lab.nk.link_get("fbr1").mtu == 1400  # the kernel follows the ports' MTU...
+    lab.cli.ok("sandbox", "rm", "s1")  # ...and goes back when they leave
     lab.cli.ok("network", "rm", "a1", "a2")
     assert diff(before, netns_view(lab.nk, None)) == []
     lab.cli.ok("network", "create", "again", "--subnet", "10.66.0.0/24")  # no host route blocks it
