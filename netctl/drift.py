@@ -211,6 +211,8 @@ def _orphans(state: State, facts: Facts) -> list[Finding]:
             problem = LEFT_OVER.replace("left over", f"left over {link.kind or 'link'}")
             out.append(Finding(ORPHAN, "link", f"link {name}", problem, name))
     for sb in state.sandboxes:
+        if not usable(sb, facts):
+            continue  # not the sandbox's namespace: nothing in it is netctl's to delete
         for name, link in sorted(facts.netns.get(sb.name, NetnsView({})).links.items()):
             if is_orphan(link, ids, sid):
                 out.append(Finding(ORPHAN, "link", f"link {name} in sandbox {sb.name}", LEFT_OVER,

@@ -104,6 +104,8 @@ class Network:
     options: dict[str, str] = field(default_factory=dict)
     bridge: str | None = None  # the Linux bridge (bridge driver)
     bridge_adopted: bool = False  # existed before netctl: never deleted
+    # adopted bridge: what netctl changed on it ("address CIDR", "ipv6", "up"), undone at rm
+    bridge_changes: list[str] = field(default_factory=list)
 
     def subnet_for(self, family: int) -> Subnet | None:
         for sub in self.subnets:

@@ -76,9 +76,16 @@ def exists(name):
 
 @sandbox.command()
 @click.argument("names", nargs=-1, required=True, shell_complete=complete.sandboxes)
-@click.option("-f", "--force", is_flag=True, help="A missing sandbox is not an error.")
+@click.option("-f", "--force", is_flag=True,
+              help="A missing sandbox is not an error, and one whose namespace is not "
+                   "netctl's any more is forgotten (its namespace and files are left alone).")
 def rm(names, force):
-    """Remove sandboxes with their endpoints, namespaces and /etc/netns files."""
+    """Remove sandboxes with their endpoints, namespaces and /etc/netns files.
+
+    If /run/netns/NAME is no longer the namespace netctl made for the sandbox (someone
+    else's took the name, or it is a link to another namespace), netctl changes nothing in
+    it: rm exits 4, and rm -f only forgets the sandbox, leaving that namespace and
+    /etc/netns/NAME as they are."""
     from ..service.sandboxes import remove
 
     report_many(*remove(service(), list(names), force))

@@ -2,8 +2,9 @@
 
 Every link it creates carries ``ifalias netctl:<state id>:<object id>`` (Context.mark) so
 that netctl can tell its own links from the machine's and from another state file's, and
-never deletes one it did not make.  A bridge that existed before
-the network is adopted: addressed if needed, never deleted.
+never deletes one it did not make.  A bridge that existed before the network is adopted:
+addressed if needed, never deleted, and given back at ``network rm`` as it was found (see
+``_give_back``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class BridgeDriver:
         if existing is not None and existing.kind != "bridge":
             raise Conflict(f"existing interface {net.bridge} is not a bridge")
         net.bridge_adopted = existing is not None and existing.owner != net.id
+        if not net.bridge_adopted:
+            net.bridge_changes = []
         if existing is None:
             mark = self._source.mark(net.id)
             tx.step("bridge-create", lambda: self._create_bridge(net.bridge, mark, mtu),
@@ -66,26 +69,62 @@ class BridgeDriver:
                 continue
             if family == 6:  # an adopted bridge's owner may have turned IPv6 off: undo puts it back
                 was_on: list[bool] = []
-                tx.step("bridge-ipv6", lambda w=was_on: w.append(k.ipv6_enable(net.bridge)),
-                        lambda w=was_on: w[0] or k.ipv6_enable(net.bridge, on=False))
+                tx.step("bridge-ipv6", lambda w=was_on: self._ipv6_on(net, w),
+                        lambda w=was_on: w[0] or self._undo(net, "ipv6", k.ipv6_enable, net.bridge, on=False))
             tx.step(
                 f"bridge-addr{family}",
-                lambda c=cidr, f=family: k.addr_add(net.bridge, c, nodad=f == 6),
-                lambda c=cidr: k.addr_del(net.bridge, c),
+                lambda c=cidr, f=family: self._do(net, f"address {c}", k.addr_add, net.bridge, c,
+                                                  nodad=f == 6),
+                lambda c=cidr: self._undo(net, f"address {c}", k.addr_del, net.bridge, c),
             )
         if existing is None or not existing.up:
             tx.step(
                 "bridge-up",
-                lambda: k.link_set_up(net.bridge),
-                lambda: k.link_set_up(net.bridge, False),
+                lambda: self._do(net, "up", k.link_set_up, net.bridge),
+                lambda: self._undo(net, "up", k.link_set_up, net.bridge, False),
             )
 
     def _create_bridge(self, name: str, mark: str, mtu: int | None) -> None:
         with self._source.creating([(None, name)], mark):
             self.kernel.bridge_create(name, mac=ipam.random_mac(), alias=mark, mtu=mtu)
 
+    # An adopted bridge is handed back as it was found: each change netctl makes to it is
+    # recorded in ``net.bridge_changes`` (and dropped again by its undo), and ``network rm``
+    # reverts exactly those, so what its owner had on it stays.
+    @staticmethod
+    def _do(net: Network, change: str, call, *args, **kwargs) -> None:
+        call(*args, **kwargs)
+        if net.bridge_adopted and change not in net.bridge_changes:
+            net.bridge_changes.append(change)
+
+    @staticmethod
+    def _undo(net: Network, change: str, call, *args, **kwargs) -> None:
+        call(*args, **kwargs)
+        if change in net.bridge_changes:
+            net.bridge_changes.remove(change)
+
+    def _ipv6_on(self, net: Network, was_on: list[bool]) -> None:
+        was_on.append(self.kernel.ipv6_enable(net.bridge))
+        if not was_on[0]:
+            self._do(net, "ipv6", lambda: None)
+
+    def _give_back(self, net: Network) -> None:
+        """Revert what ``bridge_changes`` says netctl did to the adopted bridge, newest first."""
+        k, link = self.kernel, self.kernel.link_get(net.bridge)
+        if link is None or link.kind != "bridge":
+            return
+        for change in reversed(net.bridge_changes):
+            what, _, cidr = change.partition(" ")
+            if what == "address":  # already gone is fine
+                k.addr_del(net.bridge, cidr)
+            elif what == "ipv6":
+                k.ipv6_enable(net.bridge, on=False)
+            elif what == "up":
+                k.link_set_up(net.bridge, False)
+
     def delete_network(self, net: Network) -> None:
         if net.bridge_adopted:
+            self._give_back(net)
             return
         link = self.kernel.link_get(net.bridge)
         if link is not None and link.owner == net.id:

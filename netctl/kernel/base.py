@@ -85,6 +85,15 @@ class Kernel(Protocol):
 
     def netns_delete(self, name: str) -> None: ...
 
+    def netns_mark(self, name: str) -> str | None:
+        """The ifalias of ``lo`` in NAME (netctl's mark on a namespace it made), read as
+        cheaply as the platform allows: asked before every change inside a sandbox."""
+
+    def netns_borrowed(self, name: str) -> bool:
+        """Whether /run/netns/NAME cannot be a namespace netctl made, whatever its ``lo``
+        says: a symlink (netctl mounts namespaces onto plain files), or the namespace this
+        process works in (the "host"), or the init process's."""
+
     # --- links ---
     def links(self, netns: str | None = None) -> list[Link]: ...
 

@@ -65,6 +65,15 @@ class FakeKernel(FakeState):
     def netns_exists(self, name: str) -> bool:
         return name != HOST and name in self._ns
 
+    @_reading
+    def netns_mark(self, name: str) -> str | None:
+        lo = self._netns(name, f"get lo in network namespace {name}").links.get("lo")
+        return lo.alias if lo else None
+
+    @_reading
+    def netns_borrowed(self, name: str) -> bool:
+        return False  # a fake namespace is never a symlink nor the process's own
+
     @_mutating
     def netns_create(self, name: str, alias: str | None = None) -> None:
         what = f"create network namespace {name}"

@@ -121,6 +121,13 @@ class NetlinkKernel:
     def netns_exists(self, name: str) -> bool:
         return ns.inode(name, self._nsfs_dev) is not None
 
+    def netns_mark(self, name: str) -> str | None:
+        return ns.lo_alias(name, self._nsfs_dev, self._host_fd)
+
+    def netns_borrowed(self, name: str) -> bool:
+        inode = ns.inode(name, self._nsfs_dev)
+        return ns.is_link(name) or (inode is not None and inode in ns.home_inodes(self._host_fd))
+
     def netns_create(self, name: str, alias: str | None = None) -> None:
         self._drop_socket(name)
         opened: list[IPRoute] = []

@@ -30,6 +30,7 @@ MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MS_SHARED = 1 << 20
 MNT_DETACH = 0x2
+UMOUNT_NOFOLLOW = 0x8
 THREAD_NS = "/proc/thread-self/ns/net"
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
@@ -96,6 +97,19 @@ def inode(name: str, dev: int) -> int | None:
     return st.st_ino if st.st_dev == dev else None
 
 
+def is_link(name: str) -> bool:
+    return os.path.islink(path_of(name))
+
+
+def home_inodes(home_fd: int) -> set[int]:
+    """The namespaces that are never a sandbox: ``home_fd``'s (where this process works)
+    and the init process's (the machine's own, when netctl runs in a namespace)."""
+    out = {os.fstat(home_fd).st_ino}
+    with suppress(OSError):
+        out.add(os.stat("/proc/1/ns/net").st_ino)
+    return out
+
+
 def names(dev: int) -> list[str]:
     try:
         entries = os.listdir(NETNS_RUN_DIR)
@@ -131,6 +145,39 @@ def entered(name: str, dev: int, home_fd: int) -> Iterator[None]:
         yield
     finally:
         setns(home_fd)
+
+
+RTM_GETLINK, NLMSG_ERROR, NLM_F_REQUEST, IFLA_IFNAME, IFLA_IFALIAS = 18, 2, 1, 3, 20
+
+
+def lo_alias(name: str, dev: int, home_fd: int) -> str | None:
+    """``lo``'s ifalias in NAME (how netctl marks its namespaces) from one raw RTM_GETLINK
+    on a netlink socket opened inside it: ~30 µs against pyroute2's ~0.3 ms, and asked
+    before every change in a sandbox, including each hosts file a connect rewrites."""
+    with entered(name, dev, home_fd):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+    ifname = b"lo\0"
+    attr = struct.pack("=HH", 4 + len(ifname), IFLA_IFNAME) + ifname + b"\0"  # padded to 8
+    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0) + attr
+    with sock:
+        sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETLINK, NLM_F_REQUEST, 1, 0) + body)
+        data = sock.recv(65536)
+    length, kind = struct.unpack_from("=IH", data)
+    if kind == NLMSG_ERROR:
+        raise kernel_error(f"get lo in network namespace {name}", -struct.unpack_from("=i", data, 16)[0])
+    return _rtattr(data[32:length], IFLA_IFALIAS)
+
+
+def _rtattr(buf: bytes, wanted: int) -> str | None:
+    off = 0
+    while off + 4 <= len(buf):
+        size, kind = struct.unpack_from("=HH", buf, off)
+        if size < 4:
+            break
+        if kind & 0x3FFF == wanted:
+            return buf[off + 4 : off + size].rstrip(b"\0").decode(errors="replace")
+        off += (size + 3) & ~3
+    return None
 
 
 def write_sysctl(path: str, value: str) -> None:
@@ -205,10 +252,11 @@ def _share_run_dir() -> None:
 
 
 def remove(name: str) -> None:
-    """Unmount and unlink; a namespace that is already gone is fine."""
+    """Unmount and unlink; a namespace that is already gone is fine.  A symlink at the path
+    is unlinked, never followed: the mount it points to is not this name's to remove."""
     path = path_of(name)
     try:
-        umount(path, MNT_DETACH)
+        umount(path, MNT_DETACH | UMOUNT_NOFOLLOW)
     except OSError as exc:
         if exc.errno not in (errno.EINVAL, errno.ENOENT):
             raise kernel_error(f"delete network namespace {name}", exc.errno or 0, "CAP_SYS_ADMIN") from exc

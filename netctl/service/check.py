@@ -17,25 +17,21 @@ from . import gateway
 from .context import Context
 
 
-def _read_file(path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
 def read_facts(ctx: Context, state: State) -> drift.Facts:
     k = ctx.kernel
     sandboxes = {s.name for s in state.sandboxes}
     views: dict[str, drift.NetnsView] = {}
     for name in k.netns_list():
+        if k.netns_borrowed(name):  # a symlink, or the host's own namespace: no sandbox
+            views[name] = drift.NetnsView({})
+            continue
         try:
             links = {link.name: link for link in k.links(netns=name)}
             routes = k.routes(netns=name) if name in sandboxes else []
         except KernelError:
             continue  # vanished while we looked: as good as absent
         views[name] = drift.NetnsView(links, routes)
-    files = {sb.name: {f: _read_file(etcfiles.sandbox_dir(sb.name) / f) for f in drift.FILES}
+    files = {sb.name: {f: etcfiles.read_sandbox_file(sb.name, f) for f in drift.FILES}
              for sb in state.sandboxes}
     host = {link.name: link for link in k.links()}
     for (netns, name), mark in ctx.unmarked.items():  # as the next change will mark them

@@ -108,15 +108,25 @@ class Context:
             intents.write(self.journal, intents.Journal(sid))
 
     def refresh_files(self, state: State) -> None:
-        """Re-render every sandbox's hosts and resolv.conf from the saved state."""
+        """Re-render every sandbox's hosts and resolv.conf from the saved state; the files of
+        a sandbox whose namespace is not netctl's any more are someone else's: left alone."""
         if not state.sandboxes:
             return
+        from .nsguard import foreign
+
         host_resolv = etcfiles.host_resolv_text()
         for sb in state.sandboxes:
             ipv6 = any(state.network_by_id(e.network).ipv6 for e in state.endpoints_in(sb))
             try:
-                etcfiles.write_sandbox_files(
-                    sb.name, hostsfile.hosts(state, sb), hostsfile.resolv_conf(sb, host_resolv, ipv6)
+                done = etcfiles.write_sandbox_files(
+                    sb.name, hostsfile.hosts(state, sb), hostsfile.resolv_conf(sb, host_resolv, ipv6),
+                    allowed=lambda s=sb: not foreign(self.kernel, s),
                 )
+            except etcfiles.UnsafePath as exc:
+                print(f"netctl: warning: {exc}", file=sys.stderr)
             except OSError as exc:
                 print(f"netctl: warning: /etc/netns/{sb.name}: {exc.strerror}", file=sys.stderr)
+            else:
+                if not done:
+                    print(f"netctl: warning: /etc/netns/{sb.name} not updated: namespace "
+                          f"/run/netns/{sb.name} is not netctl's", file=sys.stderr)

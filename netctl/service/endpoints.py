@@ -15,7 +15,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError, NotFound
 from ..model import Endpoint, Network, Sandbox, State, now
 from ..txn import Transaction
-from . import batch, gateway, leftovers
+from . import batch, gateway, leftovers, nsguard
 from .context import Context
 
 
@@ -110,6 +110,7 @@ def ready_to_plumb(ctx: Context, state: State, sb: Sandbox) -> None:
     since a leftover ``eth<n>`` would collide with the name the counter hands out."""
     if not ctx.kernel.netns_exists(sb.name):
         raise NotFound(f"namespace of sandbox {sb.name!r} is gone (run 'netctl gc')")
+    nsguard.require(ctx.kernel, sb)
     leftovers.clear_sandbox(ctx, state, sb)
 
 
@@ -136,18 +137,21 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
 
 
 def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transaction,
-           bring_back: bool = True) -> None:
+           bring_back: bool = True, inside: bool = True) -> None:
     """Detach ``ep`` from ``sb``.  The default routes are re-elected first, without ``ep``,
     while its interface is still there: each route change is then an undoable step, not a
     side effect of the move.  Without ``bring_back`` the interface stays where it is
     because the caller deletes it next (deleting the host end removes the pair, which is
-    cheaper than moving it out first)."""
+    cheaper than moving it out first).  A namespace that is not the sandbox's any more is
+    refused; with ``inside`` false (``sandbox rm -f`` of such a sandbox) it is not entered."""
     net = state.network_by_id(ep.network)
     driver = get_driver(net.driver, ctx)
     ep.sandbox = None
-    if driver.plumbs and ctx.kernel.netns_exists(sb.name):
+    if driver.plumbs and inside:
+        nsguard.require(ctx.kernel, sb)
+    if driver.plumbs and inside and ctx.kernel.netns_exists(sb.name):
         gateway.apply(ctx.kernel, state, sb, tx)
-    if driver.plumbs and ep.ifname and bring_back:
+    if driver.plumbs and inside and ep.ifname and bring_back:
         driver.leave(net, ep, sb, tx)
     ep.ifname, ep.priority = None, 0
 
@@ -171,13 +175,15 @@ def leave(ctx: Context, endpoint_ref: str, sandbox_ref: str) -> Endpoint:
     return ep
 
 
-def delete(ctx: Context, state: State, ep: Endpoint, tx: Transaction, force: bool) -> None:
-    """Delete one endpoint (leaving first with ``force``) inside the caller's mutation."""
+def delete(ctx: Context, state: State, ep: Endpoint, tx: Transaction, force: bool,
+           inside: bool = True) -> None:
+    """Delete one endpoint (leaving first with ``force``) inside the caller's mutation;
+    ``inside``: whether its sandbox's namespace may be entered (see ``_leave``)."""
     if ep.sandbox:
         sb = state.sandbox_by_id(ep.sandbox)
         if not force:
             raise Conflict(f"endpoint {ep.name!r} is joined to sandbox {sb.name!r} (use -f to leave first)")
-        _leave(ctx, state, ep, sb, tx, bring_back=False)
+        _leave(ctx, state, ep, sb, tx, bring_back=False, inside=inside)
     net = state.network_by_id(ep.network)
     driver = get_driver(net.driver, ctx)
     tx.on_commit("veth-delete", lambda: driver.delete_endpoint(net, ep))  # cannot be undone

@@ -59,12 +59,3 @@ def clear_namespace(ctx: Context, state: State, name: str) -> bool:
     remove_sandbox_files(name)
     return True
 
-
-def owns_namespace(ctx: Context, sb: Sandbox) -> bool:
-    """Whether /run/netns/NAME is the namespace netctl made for ``sb`` (``lo`` marked with
-    its ID), so deleting it is ours to do; a namespace someone else put under that name since
-    (or one left unmarked) is never deleted."""
-    if not ctx.kernel.netns_exists(sb.name):
-        return False
-    lo = ctx.kernel.link_get("lo", netns=sb.name)
-    return lo is not None and lo.owner == sb.id

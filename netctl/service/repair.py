@@ -24,7 +24,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, NetctlError
 from ..model import Endpoint, Sandbox, State
 from ..txn import Transaction
-from . import check, gateway, sandboxes
+from . import check, gateway, nsguard, sandboxes
 from .context import Context
 
 
@@ -64,7 +64,7 @@ def _recreate_namespace(ctx: Context, sb: Sandbox, tx: Transaction) -> None:
     mark = ctx.mark(sb.id)
     tx.step("netns-create", lambda: k.netns_create(sb.name, alias=mark),
             lambda: k.netns_delete(sb.name))
-    etcfiles.sandbox_dir(sb.name).mkdir(parents=True, exist_ok=True)
+    etcfiles.make_sandbox_dir(sb.name)
 
 
 def _sandboxes(ctx: Context, state: State, failures: list[str], recreate: bool) -> None:
@@ -89,6 +89,8 @@ def replumb(ctx: Context, state: State, ep: Endpoint, tx: Transaction) -> None:
     k = ctx.kernel
     net = state.network_by_id(ep.network)
     sb = state.sandbox_by_id(ep.sandbox) if ep.sandbox else None
+    if sb is not None and ep.ifname:
+        nsguard.require(k, sb)
     ends = [(ep.host_ifname, None), (ep.sandbox_ifname, None)]
     if sb is not None and ep.ifname:
         ends.append((ep.ifname, sb.name))
@@ -108,7 +110,12 @@ def _endpoints(ctx: Context, state: State, failures: list[str]) -> None:
 def _routes(ctx: Context, state: State, failures: list[str]) -> None:
     for f in _targets(ctx, state, drift.ROUTE):
         sb = state.sandbox_by_id(f.target)
-        _attempt(f.subject, lambda tx, s=sb: gateway.apply(ctx.kernel, state, s, tx), failures)
+        _attempt(f.subject, lambda tx, s=sb: _reroute(ctx, state, s, tx), failures)
+
+
+def _reroute(ctx: Context, state: State, sb: Sandbox, tx: Transaction) -> None:
+    nsguard.require(ctx.kernel, sb)
+    gateway.apply(ctx.kernel, state, sb, tx)
 
 
 def _delete_orphan(ctx: Context, state: State, f: drift.Finding) -> None:
@@ -138,6 +145,9 @@ def reconcile(ctx: Context, recreate_sandboxes: bool) -> Outcome:
             _endpoints(ctx, state, failures)
             _routes(ctx, state, failures)
             _orphans(ctx, state, failures)
+        for sb in state.sandboxes:  # temps a killed file write left (the files follow on the way out)
+            if nsguard.ours(ctx.kernel, sb):
+                etcfiles.sweep_sandbox_files(sb.name)
     return Outcome(found, check.check(ctx), failures)
 
 

@@ -8,7 +8,7 @@ from .. import etcfiles, lookup, validate
 from ..errors import Conflict, NetctlError
 from ..model import Sandbox, State, new_id, now
 from ..txn import Transaction
-from . import batch, endpoints, leftovers
+from . import batch, endpoints, leftovers, nsguard
 from .context import Context
 
 
@@ -55,6 +55,9 @@ def create(ctx: Context, req: SandboxRequest) -> Sandbox:
             raise Conflict(f"sandbox {sb.name!r} already exists")
         lookup.check_new_name(state.sandboxes, sb.name, "sandbox")
         sb.id = lookup.fresh_id(state.sandboxes)
+        refusal = etcfiles.unsafe(sb.name)  # a symlinked /etc/netns/NAME is never written through
+        if refusal is not None:
+            raise refusal
         if ctx.kernel.netns_exists(sb.name) and not leftovers.clear_namespace(ctx, state, sb.name):
             lo = ctx.kernel.link_get("lo", netns=sb.name)
             whose = "another netctl state file's" if lo and lo.state_id else "not netctl's"
@@ -62,28 +65,37 @@ def create(ctx: Context, req: SandboxRequest) -> Sandbox:
         mark = ctx.mark(sb.id)
         tx.step("netns-create", lambda: ctx.kernel.netns_create(sb.name, alias=mark),
                 lambda: ctx.kernel.netns_delete(sb.name))
-        files = etcfiles.sandbox_dir(sb.name)
-        made = not files.exists()  # undo removes only what this create made
-        tx.step("netns-files", lambda: files.mkdir(parents=True, exist_ok=True),
+        made = not etcfiles.sandbox_dir(sb.name).exists()  # undo removes only what this create made
+        tx.step("netns-files", lambda: etcfiles.make_sandbox_dir(sb.name),
                 lambda: made and etcfiles.remove_sandbox_files(sb.name))
         state.sandboxes.append(sb)
     return sb
 
 
-def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction) -> None:
-    """Leave and delete every endpoint of ``sb``, then its namespace and files."""
+def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction, force: bool = False) -> None:
+    """Leave and delete every endpoint of ``sb``, then its namespace and files.
+
+    When the namespace at the sandbox's path is not the one netctl made (replaced, or a
+    link to another namespace), nothing in it is netctl's to change: refused, or with
+    ``force`` the sandbox and its endpoints are only forgotten (their host-side veth ends,
+    which are netctl's, still go) and the namespace and /etc/netns/NAME are left alone."""
+    k = ctx.kernel
+    inside = not nsguard.foreign(k, sb)
+    if not inside and not force:
+        raise Conflict(nsguard.refusal(sb))
     for ep in state.endpoints_in(sb):
-        endpoints.delete(ctx, state, ep, tx, force=True)
-    k = ctx.kernel  # deleting cannot be undone: only once the state says it is gone
-    tx.on_commit("netns-delete", lambda: leftovers.owns_namespace(ctx, sb) and k.netns_delete(sb.name))
-    tx.on_commit("netns-files-delete", lambda: etcfiles.remove_sandbox_files(sb.name))
+        endpoints.delete(ctx, state, ep, tx, force=True, inside=inside)
+    if inside:  # deleting cannot be undone: only once the state says it is gone
+        tx.on_commit("netns-delete", lambda: nsguard.ours(k, sb) and k.netns_delete(sb.name))
+        tx.on_commit("netns-files-delete", lambda: etcfiles.remove_sandbox_files(sb.name))
     state.sandboxes.remove(sb)
 
 
 def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str], list[NetctlError]]:
-    """Remove each sandbox with its endpoints; ``force``: missing is fine."""
+    """Remove each sandbox with its endpoints; ``force``: missing is fine, and a sandbox
+    whose namespace is not netctl's any more is forgotten (see ``destroy``)."""
     return batch.remove_each(ctx, refs, force, lookup.sandbox,
-                             lambda state, sb, tx: destroy(ctx, state, sb, tx))
+                             lambda state, sb, tx: destroy(ctx, state, sb, tx, force))
 
 
 def exec_in(ctx: Context, ref: str, argv: list[str]):

@@ -55,9 +55,20 @@ def scenario(k) -> list[tuple[str, object]]:
     def snap(label):
         log.append((label, snapshot(k)))
 
+    def answer(label, fn, *args):
+        try:
+            log.append((label, fn(*args)))
+        except errors.KernelError as exc:
+            log.append((label, errno.errorcode.get(exc.errno or 0, exc.errno)))
+
     step("ns a", k.netns_create, "ct-a")
     step("ns a again", k.netns_create, "ct-a")
     step("ns b", k.netns_create, "ct-b")
+    step("ns c, marked", k.netns_create, "ct-c", alias="netctl:sb-c")
+    answer("mark of c", k.netns_mark, "ct-c")
+    answer("mark of a (none)", k.netns_mark, "ct-a")
+    answer("mark of a missing namespace", k.netns_mark, "ct-none")
+    answer("c is not borrowed", k.netns_borrowed, "ct-c")
     step("bridge", k.bridge_create, "br-ct", mac=BR_MAC, alias="netctl:net", mtu=1450)
     step("bridge again", k.bridge_create, "br-ct", mac=BR_MAC, alias="netctl:net")
     step("bridge addr", k.addr_add, "br-ct", "10.77.0.1/24")
@@ -123,7 +134,7 @@ def scenario(k) -> list[tuple[str, object]]:
     step("b: port goes", k.link_delete, "veth-ctb")
     snap("no ports left")
     step("del bridge", k.link_delete, "br-ct")
-    for ns in ("ct-a", "ct-b", "ct-b"):
+    for ns in ("ct-a", "ct-b", "ct-b", "ct-c"):
         step(f"del {ns}", k.netns_delete, ns)
     snap("torn down")
     return log

@@ -104,7 +104,9 @@ def test_a_namespace_that_replaced_a_sandboxes_is_reported_but_never_touched(lab
         res = lab.cli(*args)
         assert res.code == 9 and "not netctl's" in res.err, args
     assert lab.cli.ok("gc") == ""
-    lab.cli.ok("sandbox", "rm", "db")
+    res = lab.cli("sandbox", "rm", "db")
+    assert res.code == 4 and "not the one netctl made" in res.err
+    lab.cli.ok("sandbox", "rm", "-f", "db")  # forgets it, leaves the namespace alone
     assert kernel_snapshot(lab.nk)["ns:db"] == before
     assert lab.cli("check").code == 0
 
