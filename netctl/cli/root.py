@@ -25,8 +25,21 @@ class RootGroup(click.Group):
     """Runs click without its own error printing so every failure is one ``netctl:`` line."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from .. import interrupts
+
+        interrupts.install()
+        try:
+            self._main(args, prog_name, complete_var, **extra)
+        finally:
+            interrupts.restore()
+
+    def _main(self, args, prog_name, complete_var, **extra):
+        from ..interrupts import Interrupted
+
         try:
             rv = super().main(args, prog_name or "netctl", complete_var, standalone_mode=False, **extra)
+        except Interrupted as exc:
+            self._fail(f"{exc}; nothing was saved (kernel changes rolled back)", exc.exit_code)
         except NetctlError as exc:
             self._fail(str(exc), exc.exit_code)
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -47,14 +60,24 @@ class RootGroup(click.Group):
             self._fail(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", code)
         except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
             self._fail(f"unexpected error: {type(exc).__name__}: {exc}", 1)
+        _deferred_signals()
         sys.exit(rv if isinstance(rv, int) else 0)
 
     @staticmethod
     def _fail(message: str, code: int) -> None:
         if os.environ.get(DEBUG_ENV) == "1":
             traceback.print_exc()
+        _deferred_signals()
         click.echo(f"netctl: {_one_line(message)}", err=True)
         sys.exit(code)
+
+
+def _deferred_signals() -> None:
+    """Say which signals came after the commit point (or during a rollback) and were let wait."""
+    from ..interrupts import warnings
+
+    for line in warnings():
+        click.echo(f"netctl: {line}", err=True)
 
 
 class Settings:

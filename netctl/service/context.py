@@ -2,7 +2,8 @@
 
 ``mutation()`` is the one shape every changing command has: check privilege, take the lock,
 load, let the operation plan and drive the kernel through a transaction, save atomically, then
-re-render the sandboxes' name files.  Any failure before the save undoes the kernel steps.
+re-render the sandboxes' name files.  Any failure before the save undoes the kernel steps, a
+SIGINT/SIGTERM/SIGHUP included; from the save on, signals wait until the command is done.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .. import etcfiles, hostsfile
+from .. import etcfiles, hostsfile, interrupts
 from ..errors import PermissionDenied
 from ..kernel.base import Kernel
 from ..model import State
@@ -53,6 +54,7 @@ class Context:
         with self.store.locked() as state:
             with Transaction() as tx:
                 yield state, tx
+                interrupts.hold()  # from here on a signal cannot split saved from reported
                 checkpoint("save")
                 self.store.save(state)
             checkpoint("files")
