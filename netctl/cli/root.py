@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 import os
 import sys
 import traceback
@@ -80,6 +81,22 @@ def _deferred_signals() -> None:
         click.echo(f"netctl: {line}", err=True)
 
 
+class Seconds(click.ParamType):
+    """A lock wait: 0 or more seconds, ``inf`` to wait for ever.  NaN compares false with
+    everything, so a range check lets it through, and a NaN deadline never arrives: refused."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if math.isnan(number) or number < 0:
+            self.fail(f"{value!r} is not a number of seconds (0 or more; inf waits for ever)", param, ctx)
+        return number
+
+
 class Settings:
     def __init__(self, state: str, lock_timeout: float, config: str = CONFIG_PATH):
         self.state = state
@@ -113,8 +130,8 @@ class Settings:
 @click.option("--state", envvar="NETCTL_STATE", default=DEFAULT_PATH, show_default=True,
               show_envvar=True, metavar="PATH", help="State file.")
 @click.option("--lock-timeout", envvar="NETCTL_LOCK_TIMEOUT", default=30.0, show_default=True,
-              show_envvar=True, type=click.FloatRange(min=0), metavar="SECONDS",
-              help="How long to wait for the state lock before giving up (exit 7).")
+              show_envvar=True, type=Seconds(), metavar="SECONDS",
+              help="How long to wait for the state lock before giving up (exit 7); inf waits for ever.")
 @click.option("--config", envvar="NETCTL_CONFIG", default=CONFIG_PATH, show_default=True,
               show_envvar=True, metavar="PATH",
               help="Config file: default pools, excluded ranges, MTU, driver (/dev/null: none).")
