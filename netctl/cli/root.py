@@ -146,7 +146,9 @@ def main(ctx: click.Context, state: str, lock_timeout: float, config: str, color
 
     \b
     Exit codes: 0 ok, 1 kernel/unexpected, 2 invalid input, 3 not found, 4 conflict,
-    5 exhausted, 6 permission, 7 busy (lock), 8 bad state file, 9 drift found.
+    5 exhausted, 6 permission, 7 busy (lock), 8 bad state file, 9 drift found,
+    128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) before the save:
+    rolled back. A signal once the save has started lets the command finish (exit 0, warning).
     """
     from ..output import set_color
 
