@@ -111,3 +111,24 @@ def warnings() -> list[str]:
             else "the command was already failing; its rollback was completed")
     return [f"warning: {signal.Signals(s).name} received, but {what}"
             for s in _guard.pending + _guard.in_step]
+
+
+class Shielded:
+    """The kernel with every call ``atomic``: a signal never lands inside a netlink request.
+    pyroute2 runs its requests on an asyncio loop, which catches an exception raised in one of
+    its callbacks, logs it and goes on waiting for a reply that no longer comes (the command
+    then hangs for ever); a setns dance cut short would leave the thread in a sandbox."""
+
+    def __init__(self, wrapped: object):
+        self.wrapped = wrapped
+
+    def __getattr__(self, name: str):
+        value = getattr(self.wrapped, name)
+        if not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            with atomic():
+                return value(*args, **kwargs)
+
+        return call

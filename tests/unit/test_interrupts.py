@@ -88,3 +88,22 @@ def test_sigterm_before_the_save_rolls_back_through_the_cli(cli, monkeypatch):
     assert res.code == 0 and "n1" in cli.ok("network", "ls", "-q"), res
     assert res.err == ("netctl: warning: SIGINT received, but the change was already being saved; "
                        "it was completed\n")
+
+
+def test_a_kernel_call_is_never_cut_in_the_middle(guard):
+    """interrupts.Shielded: the signal waits for the call to return, then interrupts (pyroute2's
+    asyncio loop would swallow an exception raised inside a request and wait for ever)."""
+
+    class Kernel:
+        answer = 42
+
+        def links(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return ["lo"]
+
+    kernel = interrupts.Shielded(Kernel())
+    assert kernel.answer == 42
+    done = []
+    with pytest.raises(Interrupted):
+        done.append(kernel.links())
+    assert done == []  # raised right after the call, before its result was used
