@@ -105,6 +105,16 @@ def atomic() -> Iterator[None]:
         raise Interrupted(signum)
 
 
+def take_pending() -> Interrupted | None:
+    """A signal that waited for a finished save, taken back as a stop request: a command doing
+    several objects one transaction each stops before the next one instead."""
+    if not _guard.pending:
+        return None
+    signum = _guard.pending[0]
+    _guard.pending.clear()
+    return Interrupted(signum)
+
+
 def warnings() -> list[str]:
     """One line per signal that came and did not interrupt, for stderr at the end."""
     what = ("the change was already being saved; it was completed" if _guard.saving

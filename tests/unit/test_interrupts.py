@@ -107,3 +107,17 @@ def test_a_kernel_call_is_never_cut_in_the_middle(guard):
     with pytest.raises(Interrupted):
         done.append(kernel.links())
     assert done == []  # raised right after the call, before its result was used
+
+
+def test_rm_of_several_names_stops_after_the_one_being_saved(cli, monkeypatch):
+    """``rm A B C``: one transaction per name; a signal during A's save lets A finish (it is
+    reported on stdout) and leaves B and C, each named on stderr, exit 128+N."""
+    for name in ("n1", "n2", "n3"):
+        cli.ok("network", "create", name)
+    monkeypatch.setenv("NETCTL_FAULT", "save.rename:SIGINT")
+    res = cli("network", "rm", "n1", "n2", "n3")
+    assert res.code == 130 and res.out == "n1\n", res
+    assert res.err == ("netctl: n2: not removed: interrupted by SIGINT\n"
+                       "netctl: n3: not removed: interrupted by SIGINT\n")
+    monkeypatch.delenv("NETCTL_FAULT")
+    assert cli.ok("network", "ls", "-q").split() == ["n2", "n3"]
