@@ -10,6 +10,8 @@ typo in ``exclude`` would hand out exactly the range the admin meant to protect.
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from .errors import InvalidInput, PermissionDenied
 DEFAULT_PATH = "/etc/netctl/netctl.toml"
 KEYS = ("default_pools", "exclude", "default_mtu", "default_driver")
 MAX_SIZE = 30  # a /31 or /32 has no room for a gateway and an endpoint
+MAX_BYTES = 1 << 20  # a real config is a few hundred bytes; more is the wrong file
 MAX_SPLIT = 16  # one pool entry yields at most 2**16 subnets (keeps exhaustion searches short)
 
 IPNetwork = IPv4Network | IPv6Network
@@ -65,16 +68,40 @@ def load(path: str | None = None) -> Config:
     path = DEFAULT_PATH if path is None else path
     if not path:
         return Config(path="")
+    text = _read(path)
+    return Config(path=path) if text is None else parse(text, path)
+
+
+def _read(path: str) -> bytes | None:
+    """The file's bytes, None when it is missing.  Opened non-blocking and checked with fstat:
+    a FIFO must not hang ``network create`` or ``status``, a device (``/dev/zero``) must not be
+    read without end; ``/dev/null`` is the documented "no config" and reads as empty."""
     try:
-        with open(path, "rb") as handle:
-            text = handle.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        return Config(path=path)
+        return None
     except PermissionError:
         raise PermissionDenied(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path}: is a directory") from None
-    return parse(text, path)
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot open config file: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(1, 3):
+            return b""
+        if stat.S_ISDIR(info.st_mode):
+            raise InvalidInput(f"{path}: is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInput(f"{path}: not a regular file")
+        text = b""
+        while len(text) <= MAX_BYTES and (chunk := os.read(fd, MAX_BYTES + 1 - len(text))):
+            text += chunk
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read config file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(text) > MAX_BYTES:
+        raise InvalidInput(f"{path}: larger than {MAX_BYTES // 1024} KiB; not a netctl config file")
+    return text
 
 
 def parse(text: bytes, path: str = DEFAULT_PATH) -> Config:
@@ -85,6 +112,8 @@ def parse(text: bytes, path: str = DEFAULT_PATH) -> Config:
         data = tomllib.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot parse ({exc})") from None
+    except RecursionError:
+        raise InvalidInput(f"{path}: cannot parse (nested too deeply)") from None
     for key in data:
         if key not in KEYS:
             raise bad(key, f"unknown key (known: {', '.join(KEYS)})")

@@ -61,9 +61,14 @@ _CHECKS: dict[str, Any] = {
 
 
 def _build(cls, data: dict[str, Any]):
-    """``cls`` from a table; a value of the wrong type is a TypeError, unknown keys are dropped."""
+    """``cls`` from a table; a value of the wrong type is a TypeError, and so is an unknown key
+    (it would be dropped silently at the next save: a typo or a newer netctl's field)."""
     if not isinstance(data, dict):
         raise TypeError(f"{cls.__name__}: expected a table, got {data!r}")
+    known = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            raise TypeError(f"{cls.__name__}: unknown key {key!r}")
     values = {}
     for f in fields(cls):
         if f.name in data:

@@ -13,6 +13,7 @@ import errno
 import fcntl
 import os
 import stat
+import sys
 import tempfile
 import time
 import tomllib
@@ -20,8 +21,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import Busy, PermissionDenied, StateError
+from . import consistency
+from .errors import Busy, NetctlError, PermissionDenied, StateError
 from .model import READABLE_SCHEMAS, SCHEMA, State
+from .txn import checkpoint
 
 DEFAULT_PATH = "/var/lib/netctl/state.toml"
 
@@ -45,15 +48,21 @@ def parse(text: bytes, path: Path) -> State:
         data = tomllib.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise StateError(f"{path}: cannot parse state file ({exc}); left unchanged") from None
+    except RecursionError:
+        raise StateError(f"{path}: cannot parse state file (nested too deeply); left unchanged") from None
     schema = data.get("schema")
     if type(schema) is not int or schema not in READABLE_SCHEMAS:  # not true or 1.0, equal to 1
         if isinstance(schema, int) and schema > SCHEMA:
             raise StateError(f"{path}: schema {schema} is from a newer netctl (this one reads {SCHEMA})")
         raise StateError(f"{path}: unknown schema {schema!r}; left unchanged")
     try:
-        return State.from_dict(data)
+        state = State.from_dict(data)
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
         raise StateError(f"{path}: malformed state file ({exc}); left unchanged") from None
+    problem = consistency.first_problem(state)
+    if problem:
+        raise StateError(f"{path}: inconsistent state file ({problem}); left unchanged")
+    return state
 
 
 def dump(state: State) -> bytes:
@@ -104,25 +113,36 @@ class Store:
     def _open_lock(self) -> int:
         try:
             self.path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-            return os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                         | os.O_CLOEXEC, 0o644)
         except PermissionError:
             raise PermissionDenied(
                 f"{self.lock_path}: permission denied (changing state needs root; try sudo)"
             ) from None
         except OSError as exc:
             raise StateError(f"{self.lock_path}: cannot open lock file: {exc.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device: flock would say EINVAL
+            os.close(fd)
+            raise StateError(f"{self.lock_path}: lock file is not a regular file")
+        return fd
 
     def _acquire(self, fd: int) -> None:
+        """Bounded wait (``inf``: for ever).  The PID written into the file is a courtesy for
+        people reading it; ``lock_holder`` asks the kernel, so a failed write (disk full) is
+        not an error."""
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.002
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                os.ftruncate(fd, 0)
-                os.write(fd, f"{os.getpid()}\n".encode())
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
                 return
             except BlockingIOError:
                 pass
+            except OSError as exc:
+                raise StateError(f"{self.lock_path}: cannot lock: {exc.strerror}") from None
             if time.monotonic() >= deadline:
                 raise Busy(
                     f"{self.path}: another netctl holds the state lock "
@@ -132,47 +152,84 @@ class Store:
             delay = min(delay * 2, 0.05)
 
     def lock_holder(self) -> int | None:
-        """PID of the process holding the lock, or None (for ``status``)."""
+        """PID of the process holding the lock (-1: held, holder unknown), or None (for
+        ``status``).  The kernel says who holds it (/proc/locks): the PID in the file is only
+        the last netctl that took it, and anyone may hold the lock (``flock(1)``)."""
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
         try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return None
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             return None
         except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else -1
+            return flock_holder(info) or -1
+        except OSError:
+            return None
         finally:
             os.close(fd)
 
     def save(self, state: State) -> None:
-        """Write atomically: temp file, fsync, rename over, fsync the directory."""
+        """Write atomically: temp file, fsync, rename over, fsync the directory.  Every error
+        names the file; one after the rename (the directory fsync) is only a warning, since
+        the new state is then in place and the caller must not roll back under it."""
         data = dump(state)
         if data == self._loaded:
             return
         directory = self.path.parent
+        checkpoint("save.write", traced=False)
         try:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
         except PermissionError:
             raise PermissionDenied(f"{directory}: permission denied (try sudo)") from None
+        except OSError as exc:
+            raise NetctlError(f"{directory}: cannot save the state: {exc.strerror}") from None
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fchmod(handle.fileno(), 0o644)
                 os.fsync(handle.fileno())
+            checkpoint("save.rename", traced=False)
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise NetctlError(f"{self.path}: cannot save the state: {exc.strerror}") from None
             raise
+        self._loaded = data
+        checkpoint("save.dirsync", traced=False)
+        _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
         dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(dir_fd)
-        except OSError as exc:  # some filesystems refuse fsync on a directory
-            if exc.errno not in (errno.EINVAL, errno.EBADF):
-                raise
         finally:
             os.close(dir_fd)
-        self._loaded = data
+    except OSError as exc:  # some filesystems refuse fsync on a directory (EINVAL, EBADF)
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            print(f"netctl: warning: {directory}: fsync after saving the state: {exc.strerror}",
+                  file=sys.stderr)
+
+
+def flock_holder(info: os.stat_result) -> int | None:
+    """The PID /proc/locks gives for the FLOCK on the file INFO describes (None: not found).
+    Lines read ``1: FLOCK ADVISORY WRITE 1234 08:01:5678 0 EOF``; ``->`` lines are waiters."""
+    want = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == want and parts[4].isdigit():
+            return int(parts[4]) or None
+    return None

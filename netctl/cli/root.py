@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 import os
 import sys
 import traceback
@@ -31,8 +32,21 @@ class RootGroup(click.Group):
 
             if print_source(os.environ["_NETCTL_COMPLETE"], self):
                 sys.exit(0)
+        from .. import interrupts
+
+        interrupts.install()
+        try:
+            self._main(args, prog_name, complete_var, **extra)
+        finally:
+            interrupts.restore()
+
+    def _main(self, args, prog_name, complete_var, **extra):
+        from ..interrupts import Interrupted
+
         try:
             rv = super().main(args, prog_name or "netctl", complete_var, standalone_mode=False, **extra)
+        except Interrupted as exc:
+            self._fail(f"{exc}; nothing was saved (kernel changes rolled back)", exc.exit_code)
         except NetctlError as exc:
             self._fail(str(exc), exc.exit_code)
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -53,14 +67,40 @@ class RootGroup(click.Group):
             self._fail(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", code)
         except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
             self._fail(f"unexpected error: {type(exc).__name__}: {exc}", 1)
+        _deferred_signals()
         sys.exit(rv if isinstance(rv, int) else 0)
 
     @staticmethod
     def _fail(message: str, code: int) -> None:
         if os.environ.get(DEBUG_ENV) == "1":
             traceback.print_exc()
+        _deferred_signals()
         click.echo(f"netctl: {_one_line(message)}", err=True)
         sys.exit(code)
+
+
+def _deferred_signals() -> None:
+    """Say which signals came after the commit point (or during a rollback) and were let wait."""
+    from ..interrupts import warnings
+
+    for line in warnings():
+        click.echo(f"netctl: {line}", err=True)
+
+
+class Seconds(click.ParamType):
+    """A lock wait: 0 or more seconds, ``inf`` to wait for ever.  NaN compares false with
+    everything, so a range check lets it through, and a NaN deadline never arrives: refused."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if math.isnan(number) or number < 0:
+            self.fail(f"{value!r} is not a number of seconds (0 or more; inf waits for ever)", param, ctx)
+        return number
 
 
 class Settings:
@@ -96,8 +136,8 @@ class Settings:
 @click.option("--state", envvar="NETCTL_STATE", default=DEFAULT_PATH, show_default=True,
               show_envvar=True, metavar="PATH", help="State file.")
 @click.option("--lock-timeout", envvar="NETCTL_LOCK_TIMEOUT", default=30.0, show_default=True,
-              show_envvar=True, type=click.FloatRange(min=0), metavar="SECONDS",
-              help="How long to wait for the state lock before giving up (exit 7).")
+              show_envvar=True, type=Seconds(), metavar="SECONDS",
+              help="How long to wait for the state lock before giving up (exit 7); inf waits for ever.")
 @click.option("--config", envvar="NETCTL_CONFIG", default=CONFIG_PATH, show_default=True,
               show_envvar=True, metavar="PATH",
               help="Config file: default pools, excluded ranges, MTU, driver (/dev/null: none).")
@@ -112,7 +152,9 @@ def main(ctx: click.Context, state: str, lock_timeout: float, config: str, color
 
     \b
     Exit codes: 0 ok, 1 kernel/unexpected, 2 invalid input, 3 not found, 4 conflict,
-    5 exhausted, 6 permission, 7 busy (lock), 8 bad state file, 9 drift found.
+    5 exhausted, 6 permission, 7 busy (lock), 8 bad state file, 9 drift found,
+    128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) before the save:
+    rolled back. A signal once the save has started lets the command finish (exit 0, warning).
     """
     from ..output import set_color
 

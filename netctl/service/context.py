@@ -2,7 +2,8 @@
 
 ``mutation()`` is the one shape every changing command has: check privilege, take the lock,
 load, let the operation plan and drive the kernel through a transaction, save atomically, then
-re-render the sandboxes' name files.  Any failure before the save undoes the kernel steps.
+re-render the sandboxes' name files.  Any failure before the save undoes the kernel steps, a
+SIGINT/SIGTERM/SIGHUP included; from the save on, signals wait until the command is done.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import etcfiles, hostsfile
+from .. import etcfiles, hostsfile, interrupts
 from ..errors import PermissionDenied
 from ..kernel.base import Kernel, owner_mark
 from ..model import SCHEMA, State, new_state_id
@@ -41,7 +42,7 @@ class Context:
         if self._kernel is None:
             from ..kernel import open_kernel
 
-            self._kernel = open_kernel()
+            self._kernel = interrupts.Shielded(open_kernel())  # type: ignore[assignment]
         return self._kernel
 
     def read(self) -> State:
@@ -50,7 +51,8 @@ class Context:
     def require_privilege(self) -> None:
         if self._kernel is None and os.environ.get("NETCTL_FAKE_KERNEL"):
             return
-        if self._kernel is not None and type(self._kernel).__name__ == "FakeKernel":
+        kernel = getattr(self._kernel, "wrapped", self._kernel)  # under interrupts.Shielded
+        if kernel is not None and type(kernel).__name__ == "FakeKernel":
             return
         if os.geteuid() != 0:
             raise PermissionDenied(
@@ -74,6 +76,7 @@ class Context:
             self._state = state
             with Transaction() as tx:
                 yield state, tx
+                interrupts.hold()  # from here on a signal cannot split saved from reported
                 checkpoint("save")
                 self.store.save(state)
             intents.remove(self.journal)  # the state now holds the identity and every object

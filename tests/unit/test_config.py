@@ -4,6 +4,9 @@ it over the fake kernel: pools, excluded ranges, default MTU and driver."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from ipaddress import ip_network
 
 import pytest
@@ -151,3 +154,41 @@ def test_config_option_beats_the_environment(cli, tmp_path):
     assert subnet_of(cli, "a") == "10.77.0.0/24"
     cli.ok("--config", "/dev/null", "network", "create", "b")  # /dev/null: built-in pools
     assert ip_network(subnet_of(cli, "b")) in ipam.DEFAULT_POOLS
+
+
+# --- hostile config files (issue 8 §4): never hang, never read without end, exit 2 naming it ---
+
+def _netctl(cli, *args: str) -> subprocess.CompletedProcess:
+    """A real process with a deadline: on a FIFO the old code hung for ever."""
+    env = {**os.environ, "NETCTL_STATE": str(cli.state), "NETCTL_FAKE_KERNEL": str(cli.kernel_file),
+           "NETCTL_CONFIG": str(cli.config)}
+    return subprocess.run([sys.executable, "-m", "netctl", *args], env=env, capture_output=True,
+                          text=True, timeout=20, stdin=subprocess.DEVNULL)
+
+
+def _hostile_config(kind: str, path) -> str:
+    """Make PATH a hostile config of KIND; the phrase the error line must carry."""
+    if kind == "fifo":
+        os.mkfifo(path)
+        return "not a regular file"
+    if kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+        return "not a regular file"
+    if kind == "huge":
+        path.write_bytes(b"# " + b"x" * (2 << 20) + b"\n")
+        return "larger than 1024 KiB"
+    path.write_bytes(b"x = " + b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    return "nested too deeply"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge", "deep"])
+def test_a_hostile_config_is_exit_2_naming_it_and_status_reports_it(cli, kind):
+    cli.ok("network", "create", "before")
+    before = cli.state_bytes()
+    phrase = _hostile_config(kind, cli.config)
+    res = _netctl(cli, "network", "create", "x")
+    assert res.returncode == 2 and res.stderr.startswith(f"netctl: {cli.config}: "), res
+    assert phrase in res.stderr and res.stderr.count("\n") == 1 and cli.state_bytes() == before
+    res = _netctl(cli, "status")
+    assert res.returncode == 0 and f"ERROR: {cli.config}: " in res.stdout and phrase in res.stdout, res
+    assert res.stderr == ""

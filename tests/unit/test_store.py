@@ -15,7 +15,7 @@ import pytest
 import tomli_w
 
 from netctl import model
-from netctl.errors import Busy, StateError
+from netctl.errors import Busy, NetctlError, StateError
 from netctl.model import Endpoint, Network, Sandbox, State, Subnet
 from netctl.store import Store, dump
 
@@ -114,8 +114,9 @@ def test_failed_save_leaves_the_old_file_and_no_temp(path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(NetctlError) as info:  # the error names the file (issue 8 §4)
         Store(path).save(full_state())
+    assert str(info.value) == f"{path}: cannot save the state: No space left on device"
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["state.toml"]
 
