@@ -116,11 +116,12 @@ def take_pending() -> Interrupted | None:
 
 
 def warnings() -> list[str]:
-    """One line per signal that came and did not interrupt, for stderr at the end."""
+    """One line per kind of signal that came and did not interrupt (Ctrl-C pressed five
+    times is one line), for stderr at the end."""
     what = ("the change was already being saved; it was completed" if _guard.saving
             else "the command was already failing; its rollback was completed")
     return [f"warning: {signal.Signals(s).name} received, but {what}"
-            for s in _guard.pending + _guard.in_step]
+            for s in dict.fromkeys(_guard.pending + _guard.in_step)]
 
 
 class Shielded:

@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import NetctlError
 from ..kernel.base import Kernel
 from ..model import SCHEMA, State, is_state_id
 
@@ -54,9 +55,15 @@ def read(path: Path) -> Journal | None:
 
 
 def write(path: Path, journal: Journal) -> None:
+    """Replace the journal; a failure (a full disk) names it and leaves no temp behind."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"state_id": journal.state_id, "links": journal.links}))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps({"state_id": journal.state_id, "links": journal.links}))
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise NetctlError(f"{path}: cannot record what is being created: {exc.strerror or exc}") from None
 
 
 def remove(path: Path) -> None:
