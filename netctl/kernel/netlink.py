@@ -67,9 +67,12 @@ class NetlinkKernel:
         self._socks: dict[str | None, tuple[int, IPRoute]] = {}
 
     def close(self) -> None:
-        for _, ipr in self._socks.values():
-            ipr.close()
-        self._socks.clear()
+        """Close every cached socket (each owns an asyncio event loop that must not be left
+        to the interpreter's shutdown), the per-namespace ones included, then the host fd."""
+        socks, self._socks = list(self._socks.values()), {}
+        for _, ipr in socks:
+            with suppress(OSError):  # one failed close must not leave the others open
+                ipr.close()
         if self._host_fd >= 0:
             os.close(self._host_fd)
             self._host_fd = -1

@@ -34,6 +34,15 @@ class Context:
             self._kernel = open_kernel()
         return self._kernel
 
+    def close(self) -> None:
+        """Close the kernel's netlink sockets now.  Left to the interpreter's exit, each
+        pyroute2 socket's event loop is torn down in arbitrary order and may print
+        ``Exception ignored in BaseEventLoop.__del__`` on stderr after a clean run."""
+        kernel, self._kernel = self._kernel, None
+        close = getattr(kernel, "close", None)
+        if close is not None:
+            close()
+
     def read(self) -> State:
         return self.store.read()
 
