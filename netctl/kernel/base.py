@@ -60,7 +60,7 @@ class Kernel(Protocol):
     def netns_exists(self, name: str) -> bool: ...
 
     def netns_create(self, name: str, alias: str | None = None) -> None:
-        """Create NAME with ``lo`` up and IPv6 disabled on all interfaces but ``lo``; with
+        """Create NAME with ``lo`` up and IPv6 disabled on all interfaces, ``lo`` too; with
         ``alias``, ``lo`` carries it as its ifalias (how netctl marks its own namespaces, so a
         leftover can be told from a foreign one). If marking fails, NAME is removed again."""
 

@@ -74,7 +74,8 @@ class FakeKernel(FakeState):
             raise fail(what, errno.EEXIST)
         self._ns[name] = FNetns(ipv6=False)
         self._add(name, "lo", kind="", mac="00:00:00:00:00:00", mtu=65536, up=True, alias=alias)
-        self._ns[name].links["lo"].addresses = list(LOOPBACK)
+        lo = self._ns[name].links["lo"]
+        lo.ipv6, lo.addresses = False, [a for a in LOOPBACK if ":" not in a]
 
     @_mutating
     def netns_delete(self, name: str) -> None:
@@ -190,6 +191,8 @@ class FakeKernel(FakeState):
         was_on, link.ipv6 = link.ipv6, on
         if not on:  # as the kernel: turning IPv6 off drops the link's IPv6 addresses
             link.addresses = [a for a in link.addresses if ":" not in a]
+        elif name == "lo" and "::1/128" not in link.addresses:  # and turning it on gives lo ::1
+            link.addresses.append("::1/128")
         return was_on
 
     # --- addresses and routes ---

@@ -143,7 +143,8 @@ def create(name: str, dev: int, home_fd: int) -> None:
     its namespace onto /run/netns/NAME, configure it, and setns back to ``home_fd``.
 
     Inside, ``lo`` is up and IPv6 is disabled for every future interface (``default``) and
-    existing ones (``all``) except ``lo``.
+    existing ones (``all``), ``lo`` included: it is turned on per interface at join, and on
+    ``lo`` while an interface of the sandbox has IPv6 (spec §7.2, service/gateway.py).
     """
     path, what = path_of(name), f"create network namespace {name}"
     try:
@@ -169,7 +170,7 @@ def _unshare_onto(path: str, home_fd: int) -> None:
     try:
         mount(THREAD_NS, path, "none", MS_BIND)
         with suppress(FileNotFoundError):  # a kernel without IPv6
-            for key, value in (("default", "1"), ("all", "1"), ("lo", "0")):
+            for key, value in (("default", "1"), ("all", "1"), ("lo", "1")):
                 write_sysctl(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", value)
         set_up("lo")
     finally:

@@ -97,10 +97,12 @@ def ready_to_plumb(ctx: Context, state: State, sb: Sandbox) -> None:
 
 
 def next_ifname(net: Network, sb: Sandbox) -> str:
-    """``<prefix><n>`` from the sandbox's counter, which only goes up (libnetwork's rule)."""
-    name = f"{net.options.get('iface_prefix', 'eth')}{sb.next_ifindex}"
-    sb.next_ifindex += 1
-    return name
+    """``<prefix><n>`` from the sandbox's counter for that prefix, which only goes up
+    (spec §7.2: kept per sandbox and per prefix, so eth0 then net0)."""
+    prefix = net.options.get("iface_prefix", "eth")
+    n = sb.ifindexes.get(prefix, sb.next_ifindex)
+    sb.ifindexes[prefix] = n + 1
+    return f"{prefix}{n}"
 
 
 def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, tx: Transaction) -> None:

@@ -37,10 +37,19 @@ def _build(req: SandboxRequest) -> Sandbox:
         created=now(),
         hostname=validate.hostname(req.hostname) if req.hostname else None,
         dns=[validate.address(a, "--dns address") for a in req.dns],
-        dns_search=[validate.hostname(d) for d in req.dns_search],
+        dns_search=_search(req.dns_search),
         dns_options=[_option(o) for o in req.dns_options],
         extra_hosts=[_extra_host(h) for h in req.add_hosts],
     )
+
+
+def _search(domains: list[str]) -> list[str]:
+    """``--dns-search .`` alone means "no search line", not "the host's" (spec §7.4)."""
+    if domains == ["."]:
+        return domains
+    if "." in domains:
+        raise validate.InvalidInput("--dns-search . (no search domains) cannot be combined with domains")
+    return [validate.hostname(d) for d in domains]
 
 
 def _option(value: str) -> str:
