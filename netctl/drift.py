@@ -58,6 +58,7 @@ class Facts:
     netns: dict[str, NetnsView]  # every mounted namespace (routes read for sandboxes only)
     files: dict[str, dict[str, str | None]]  # sandbox name -> file name -> text (None: missing)
     host_resolv: str = ""
+    host_bound: set[str] = field(default_factory=set)  # names whose /run/netns path is the host's
 
 
 def object_ids(state: State) -> set[str]:
@@ -127,8 +128,20 @@ def _owner(link: Link | None) -> str | None:
     return link.owner if link is not None else None
 
 
-def _sandbox(sb: Sandbox, facts: Facts) -> list[Finding]:
-    if usable(sb, facts):
+def host_mode(state: State, sb: Sandbox) -> bool:
+    """On a ``host`` network: /run/netns/NAME must be the host's namespace (service/hostnet)."""
+    return any((n := _by_id(state.networks, e.network)) is not None and n.driver == "host"
+               for e in state.endpoints_in(sb))
+
+
+def _sandbox(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
+    if host_mode(state, sb):
+        if sb.name in facts.host_bound:
+            return []
+        if usable(sb, facts):
+            problem = f"namespace /run/netns/{sb.name} is its own, not the host's (sandbox on a host network)"
+            return [Finding(SANDBOX, "sandbox", f"sandbox {sb.name}", problem, sb.id)]
+    elif usable(sb, facts):
         return []
     if sb.name in facts.netns:
         problem = f"namespace /run/netns/{sb.name} is not netctl's (lo carries no mark for this sandbox)"
@@ -229,6 +242,8 @@ def _orphans(state: State, facts: Facts) -> list[Finding]:
             problem = LEFT_OVER.replace("left over", f"left over {link.kind or 'link'}")
             out.append(Finding(ORPHAN, "link", f"link {name}", problem, name))
     for sb in state.sandboxes:
+        if sb.name in facts.host_bound:
+            continue  # the host's links, looked at above
         for name, link in sorted(facts.netns.get(sb.name, NetnsView({})).links.items()):
             if is_orphan(link, ids):
                 out.append(Finding(ORPHAN, "link", f"link {name} in sandbox {sb.name}", LEFT_OVER,
@@ -248,7 +263,7 @@ def rendered(state: State, sb: Sandbox, host_resolv: str) -> dict[str, str]:
 
 
 def _files(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
-    if not usable(sb, facts):
+    if not usable(sb, facts) and not (sb.name in facts.host_bound and host_mode(state, sb)):
         return []
     have = facts.files.get(sb.name, {})
     out = []
@@ -273,7 +288,7 @@ def compare(state: State, facts: Facts, wanted_routes: dict[str, list[Route]]) -
         if net.driver == "bridge":
             out += _bridge(net, facts)
     for sb in state.sandboxes:
-        out += _sandbox(sb, facts)
+        out += _sandbox(state, sb, facts)
     for ep in state.endpoints:
         out += _endpoint(state, ep, facts)
     for sb in state.sandboxes:

@@ -64,6 +64,14 @@ class Kernel(Protocol):
         ``alias``, ``lo`` carries it as its ifalias (how netctl marks its own namespaces, so a
         leftover can be told from a foreign one). If marking fails, NAME is removed again."""
 
+    def netns_bind_host(self, name: str) -> None:
+        """Make ``/run/netns/NAME`` the host's own namespace (a sandbox on a ``host``
+        network, as docker's ``--network host``); EEXIST if NAME exists.  Deleting NAME
+        afterwards only unbinds it."""
+
+    def netns_is_host(self, name: str) -> bool:
+        """Whether ``/run/netns/NAME`` is the host's namespace (bound by netns_bind_host)."""
+
     def netns_delete(self, name: str) -> None: ...
 
     # --- links ---

@@ -59,18 +59,28 @@ class FakeKernel(FakeState):
     # --- named network namespaces ---
     @_reading
     def netns_list(self) -> list[str]:
-        return sorted(k for k in self._ns if k != HOST)
+        return sorted({k for k in self._ns if k != HOST} | self._host_bound)
 
     @_reading
     def netns_exists(self, name: str) -> bool:
-        return name != HOST and name in self._ns
+        return name != HOST and (name in self._ns or name in self._host_bound)
+
+    @_mutating
+    def netns_bind_host(self, name: str) -> None:
+        if self.netns_exists(name):
+            raise fail(f"bind network namespace {name} to the host's", errno.EEXIST)
+        self._host_bound.add(name)
+
+    @_reading
+    def netns_is_host(self, name: str) -> bool:
+        return name in self._host_bound
 
     @_mutating
     def netns_create(self, name: str, alias: str | None = None) -> None:
         what = f"create network namespace {name}"
         if not name or "/" in name or name in (".", ".."):
             raise fail(what, errno.EINVAL)
-        if name in self._ns:
+        if name in self._ns or name in self._host_bound:
             raise fail(what, errno.EEXIST)
         self._ns[name] = FNetns(ipv6=False)
         self._add(name, "lo", kind="", mac="00:00:00:00:00:00", mtu=65536, up=True, alias=alias)
@@ -79,6 +89,7 @@ class FakeKernel(FakeState):
 
     @_mutating
     def netns_delete(self, name: str) -> None:
+        self._host_bound.discard(name)  # only unbinds: the host's namespace stays
         if name == HOST or name not in self._ns:
             return
         for link in list(self._ns[name].links.values()):

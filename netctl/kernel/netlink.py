@@ -143,6 +143,13 @@ class NetlinkKernel:
                 self.netns_delete(name)
                 raise
 
+    def netns_bind_host(self, name: str) -> None:
+        self._drop_socket(name)
+        ns.bind_host(name, self._nsfs_dev, self._home)
+
+    def netns_is_host(self, name: str) -> bool:
+        return ns.inode(name, self._nsfs_dev) == os.fstat(self._home).st_ino
+
     def netns_delete(self, name: str) -> None:
         self._drop_socket(name)
         ns.remove(name)

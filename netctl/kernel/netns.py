@@ -165,6 +165,24 @@ def create(name: str, dev: int, home_fd: int) -> None:
         raise
 
 
+def bind_host(name: str, dev: int, home_fd: int) -> None:
+    """Make /run/netns/NAME the namespace of ``home_fd`` (the "host": the one netctl runs
+    in), as docker binds a host-mode container to its own namespace.  Only a mount is
+    made: nothing inside that namespace is touched, and ``remove`` only unmounts it."""
+    path, what = path_of(name), f"bind network namespace {name} to the host's"
+    try:
+        _share_run_dir()
+        if inode(name, dev) is not None:
+            raise errors.KernelError(f"{what}: File exists", errno.EEXIST)
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0))
+        mount(f"/proc/self/fd/{home_fd}", path, "none", MS_BIND)
+    except OSError as exc:
+        with suppress(OSError):
+            if inode(name, dev) is None:
+                os.unlink(path)
+        raise kernel_error(what, exc.errno or 0, "CAP_SYS_ADMIN") from exc
+
+
 def _unshare_onto(path: str, home_fd: int) -> None:
     unshare(CLONE_NEWNET)
     try:

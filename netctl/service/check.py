@@ -36,7 +36,8 @@ def read_facts(ctx: Context, state: State) -> drift.Facts:
     files = {sb.name: {f: _read_file(etcfiles.sandbox_dir(sb.name) / f) for f in drift.FILES}
              for sb in state.sandboxes}
     host = {link.name: link for link in k.links()}
-    return drift.Facts(host, views, files, etcfiles.host_resolv_text())
+    bound = {name for name in views if name in sandboxes and k.netns_is_host(name)}
+    return drift.Facts(host, views, files, etcfiles.host_resolv_text(), bound)
 
 
 def wanted_routes(state: State) -> dict[str, list[Route]]:

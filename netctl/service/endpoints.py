@@ -15,7 +15,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError, NotFound
 from ..model import Endpoint, Network, Sandbox, State, new_id, now
 from ..txn import Transaction
-from . import batch, gateway, leftovers
+from . import batch, gateway, hostnet, leftovers
 from .context import Context
 
 
@@ -110,6 +110,7 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
         where = state.sandbox_by_id(ep.sandbox).name
         raise Conflict(f"endpoint {ep.name!r} is already joined to sandbox {where!r}")
     net = state.network_by_id(ep.network)
+    hostnet.check_exclusive(state, net, sb)
     driver = get_driver(net.driver, ctx)
     if driver.plumbs:
         ready_to_plumb(ctx, state, sb)
@@ -118,6 +119,8 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
         ep.ifname = next_ifname(net, sb)
         driver.join(net, ep, sb, tx)
         gateway.apply(ctx.kernel, state, sb, tx)
+    elif net.driver == "host":
+        hostnet.enter(ctx, sb, tx)
 
 
 def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transaction,
@@ -134,6 +137,8 @@ def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transactio
         gateway.apply(ctx.kernel, state, sb, tx)
     if driver.plumbs and ep.ifname and bring_back:
         driver.leave(net, ep, sb, tx)
+    if net.driver == "host":  # deleted or not, the sandbox gets its own namespace back
+        hostnet.leave(ctx, sb, tx)
     ep.ifname, ep.priority = None, 0
 
 

@@ -138,6 +138,16 @@ def test_connect_then_disconnect(cli, kern):
     assert {"route-del", "route-add"} <= set(steps)
 
 
+def test_connect_to_and_disconnect_from_a_host_network(cli, kern):
+    """The swap of the sandbox's own namespace for the host's, and back, undone at every step."""
+    cli.ok("network", "create", "h", "-d", "host")
+    cli.ok("sandbox", "create", "a")
+    steps = prove_rollback(cli, kern, "network", "connect", "h", "a")
+    assert {"netns-own-delete", "netns-host-bind"} <= set(steps)
+    steps = prove_rollback(cli, kern, "network", "disconnect", "h", "a")
+    assert {"netns-host-unbind", "netns-create"} <= set(steps)
+
+
 def test_removals(cli, kern):
     """Deleting a link or a namespace cannot be undone, so it happens only once the state is
     saved: a failure before that leaves everything in place."""
