@@ -17,7 +17,7 @@ import sys
 
 from netctl_runner import Netctl
 
-RUNS = int(os.environ.get("NETCTL_TEST_EXIT_RUNS", "150"))  # sandbox creates (plus as many rm)
+RUNS = int(os.environ.get("NETCTL_TEST_EXIT_RUNS", "80"))  # sandbox creates (plus as many rm)
 BATCH = 10
 
 
