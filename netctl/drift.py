@@ -59,6 +59,7 @@ class Facts:
     files: dict[str, dict[str, str | None]]  # sandbox name -> file name -> text (None: missing)
     host_resolv: str = ""
     host_bound: set[str] = field(default_factory=set)  # names whose /run/netns path is the host's
+    host_hosts: str = ""  # the host's /etc/hosts (what a sandbox in its namespace sees)
 
 
 def object_ids(state: State) -> set[str]:
@@ -257,9 +258,11 @@ def sandbox_ipv6(state: State, sb: Sandbox) -> bool:
                for e in state.endpoints_in(sb))
 
 
-def rendered(state: State, sb: Sandbox, host_resolv: str) -> dict[str, str]:
-    return {"hosts": hosts(state, sb),
-            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb))}
+def rendered(state: State, sb: Sandbox, host_resolv: str, host_hosts: str = "") -> dict[str, str]:
+    """The sandbox's /etc/netns files; one on a host network sees the host's own (§7.4)."""
+    shared = host_mode(state, sb)
+    return {"hosts": hosts(state, sb, host_hosts if shared else None),
+            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb), shared)}
 
 
 def _files(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
@@ -267,7 +270,7 @@ def _files(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
         return []
     have = facts.files.get(sb.name, {})
     out = []
-    for fname, text in rendered(state, sb, facts.host_resolv).items():
+    for fname, text in rendered(state, sb, facts.host_resolv, facts.host_hosts).items():
         current = have.get(fname)
         if current != text:
             state_word = "missing" if current is None else "out of date"

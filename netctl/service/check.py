@@ -37,7 +37,7 @@ def read_facts(ctx: Context, state: State) -> drift.Facts:
              for sb in state.sandboxes}
     host = {link.name: link for link in k.links()}
     bound = {name for name in views if name in sandboxes and k.netns_is_host(name)}
-    return drift.Facts(host, views, files, etcfiles.host_resolv_text(), bound)
+    return drift.Facts(host, views, files, etcfiles.host_resolv_text(), bound, etcfiles.host_hosts_text())
 
 
 def wanted_routes(state: State) -> dict[str, list[Route]]:

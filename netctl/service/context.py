@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .. import etcfiles, hostsfile
+from .. import drift, etcfiles
 from ..errors import PermissionDenied
 from ..kernel.base import Kernel
 from ..model import State
@@ -71,12 +71,12 @@ class Context:
         """Re-render every sandbox's hosts and resolv.conf from the saved state."""
         if not state.sandboxes:
             return
-        host_resolv = etcfiles.host_resolv_text()
+        host_resolv, host_hosts = etcfiles.host_resolv_text(), None
         for sb in state.sandboxes:
-            ipv6 = any(state.network_by_id(e.network).ipv6 for e in state.endpoints_in(sb))
+            if host_hosts is None and drift.host_mode(state, sb):
+                host_hosts = etcfiles.host_hosts_text()  # read only when a sandbox needs it
+            files = drift.rendered(state, sb, host_resolv, host_hosts or "")
             try:
-                etcfiles.write_sandbox_files(
-                    sb.name, hostsfile.hosts(state, sb), hostsfile.resolv_conf(sb, host_resolv, ipv6)
-                )
+                etcfiles.write_sandbox_files(sb.name, files["hosts"], files["resolv.conf"])
             except OSError as exc:
                 print(f"netctl: warning: /etc/netns/{sb.name}: {exc.strerror}", file=sys.stderr)

@@ -5,9 +5,11 @@ may change: no lo mark, no route, no link."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from netctl_runner import netns_view
 
+from netctl.etcfiles import host_resolv_text
 from netctl.kernel import netns as ns
 
 
@@ -32,6 +34,8 @@ def test_a_sandbox_on_a_host_network_runs_in_the_host_namespace_and_changes_noth
     assert _exec_netns(lab, "s") == host
     assert _ns_inode(lab, "s") == os.stat(ns.THREAD_NS).st_ino  # ip netns exec s … too
     assert lab.cli("check").code == 0
+    for name, host_text in (("hosts", Path("/etc/hosts").read_text()), ("resolv.conf", host_resolv_text())):
+        assert lab.cli.ok("sandbox", "exec", "s", "--", "cat", f"/etc/{name}") == host_text  # §7.4
     res = lab.cli("network", "connect", "b", "s")
     assert res.code == 4 and "cannot join other networks" in res.err
     assert lab.cli("check", "--repair").code == 0

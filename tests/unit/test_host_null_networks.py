@@ -56,3 +56,11 @@ def test_rm_of_a_host_mode_sandbox_only_unbinds_the_path(nets):
     nets.ok("sandbox", "rm", "u")
     k = nets.kernel()
     assert not k.netns_exists("u") and [x.name for x in k.links()][:1] == ["lo"]
+
+
+def test_join_and_leave_of_a_host_endpoint_swap_the_namespace_too(nets):
+    nets.ok("endpoint", "create", "h", "e")
+    nets.ok("endpoint", "join", "e", "s")
+    assert nets.kernel().netns_is_host("s") and nets("check").code == 0
+    nets.ok("endpoint", "leave", "e", "s")
+    assert not nets.kernel().netns_is_host("s") and nets("check").code == 0
