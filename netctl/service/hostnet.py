@@ -11,7 +11,7 @@ namespace is ever changed (no ``lo`` mark, no route, no link): drift checks skip
 
 from __future__ import annotations
 
-from ..errors import Conflict
+from ..errors import Conflict, NotFound
 from ..kernel.base import OWNER_PREFIX
 from ..model import Network, Sandbox, State
 from ..txn import Transaction
@@ -45,6 +45,8 @@ def enter(ctx: Context, sb: Sandbox, tx: Transaction) -> None:
     k = ctx.kernel
     if k.netns_is_host(sb.name):
         return
+    if not k.netns_exists(sb.name):
+        raise NotFound(f"namespace of sandbox {sb.name!r} is gone (run 'netctl gc')")
     if not owns_namespace(ctx, sb):
         raise Conflict(f"namespace /run/netns/{sb.name} is not netctl's: netctl leaves it alone")
     tx.step("netns-own-delete", lambda: k.netns_delete(sb.name),
