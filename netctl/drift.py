@@ -62,6 +62,8 @@ class Facts:
     netns: dict[str, NetnsView]  # every mounted namespace (routes read for sandboxes only)
     files: dict[str, dict[str, str | None]]  # sandbox name -> file name -> text (None: missing)
     host_resolv: str = ""
+    host_bound: set[str] = field(default_factory=set)  # names whose /run/netns path is the host's
+    host_hosts: str = ""  # the host's /etc/hosts (what a sandbox in its namespace sees)
 
 
 def object_ids(state: State) -> set[str]:
@@ -85,12 +87,22 @@ def _missing_addrs(link: Link, wanted: list[str]) -> list[str]:
     return [w for w in wanted if not any(_same_addr(w, have) for have in link.addresses)]
 
 
-def _gateway_cidrs(net: Network) -> list[str]:
-    out = []
-    for family in (4, 6):
-        sub = net.subnet_for(family)
-        if sub and sub.gateway:  # what the bridge driver puts on the bridge
-            out.append(f"{sub.gateway}/{sub.subnet.split('/')[1]}")
+BRIDGE_LINK_LOCAL = "fe80::1/64"  # on every IPv6 bridge (spec §2 step 3)
+
+
+def _gateway_cidr(net: Network, family: int) -> str | None:
+    sub = net.subnet_for(family)
+    if sub is None or sub.gateway is None:
+        return None
+    return f"{sub.gateway}/{sub.subnet.split('/')[1]}"
+
+
+def bridge_addresses(net: Network) -> list[str]:
+    """What the bridge driver puts on the bridge of ``net``: the IPv4 gateway, and with IPv6
+    the v6 gateway and ``fe80::1/64`` (spec §2 step 3); ``check`` wants the same list."""
+    out = [c for c in (_gateway_cidr(net, 4), _gateway_cidr(net, 6)) if c]
+    if net.ipv6 and net.subnet_for(6) is not None:
+        out.append(BRIDGE_LINK_LOCAL)
     return out
 
 
@@ -105,8 +117,9 @@ def _bridge(net: Network, facts: Facts) -> list[Finding]:
     out = []
     if not link.up:
         out.append(Finding(BRIDGE, "network", subject, f"bridge {net.bridge} down", net.id))
-    for cidr in _missing_addrs(link, _gateway_cidrs(net)):
-        problem = f"bridge {net.bridge} lacks gateway address {cidr}"
+    for cidr in _missing_addrs(link, bridge_addresses(net)):
+        what = "address" if cidr.startswith("fe80:") else "gateway address"
+        problem = f"bridge {net.bridge} lacks {what} {cidr}"
         out.append(Finding(BRIDGE, "network", subject, problem, net.id))
     return out
 
@@ -122,8 +135,20 @@ def _owner(link: Link | None) -> str | None:
     return link.owner if link is not None else None
 
 
-def _sandbox(sb: Sandbox, facts: Facts) -> list[Finding]:
-    if usable(sb, facts):
+def host_mode(state: State, sb: Sandbox) -> bool:
+    """On a ``host`` network: /run/netns/NAME must be the host's namespace (service/hostnet)."""
+    return any((n := _by_id(state.networks, e.network)) is not None and n.driver == "host"
+               for e in state.endpoints_in(sb))
+
+
+def _sandbox(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
+    if host_mode(state, sb):
+        if sb.name in facts.host_bound:
+            return []
+        if usable(sb, facts):
+            problem = f"namespace /run/netns/{sb.name} is its own, not the host's (sandbox on a host network)"
+            return [Finding(SANDBOX, "sandbox", f"sandbox {sb.name}", problem, sb.id)]
+    elif usable(sb, facts):
         return []
     if sb.name in facts.netns:
         problem = f"namespace /run/netns/{sb.name} is not netctl's (lo carries no mark for this sandbox)"
@@ -185,18 +210,31 @@ def _route_key(route: Route) -> tuple:
     return (route.family, route.gateway, route.dev)
 
 
-def _routes(sb: Sandbox, facts: Facts, wanted: list[Route]) -> list[Finding]:
+def wants_lo_ipv6(state: State, sb: Sandbox) -> bool:
+    """Spec §7.2: ``lo`` has IPv6 exactly while one of the sandbox's interfaces has."""
+    return any(ep.ifname and any(a and ":" in a for a in (ep.ipv6, *ep.link_local))
+               for ep in state.endpoints_in(sb))
+
+
+def _loopback(state: State, sb: Sandbox, view: NetnsView) -> list[str]:
+    """IPv6 on ``lo`` shows as its ``::1`` (the kernel adds it when the switch goes on)."""
+    lo = view.links.get("lo")
+    has = lo is not None and any(_same_addr(a, "::1/128") for a in lo.addresses)
+    if lo is None or has == wants_lo_ipv6(state, sb):
+        return []
+    return [f"lo has IPv6 {'on' if has else 'off'}, expected {'off' if has else 'on'}"]
+
+
+def _routes(state: State, sb: Sandbox, facts: Facts, wanted: list[Route]) -> list[Finding]:
     view = facts.netns.get(sb.name)
     if view is None or not usable(sb, facts):
         return []
     have = {_route_key(r) for r in view.routes if r.dst == "default"}
     want = {_route_key(r) for r in wanted}
-    subject = f"sandbox {sb.name}"
-    out = [Finding(ROUTE, "sandbox", subject, f"default route via {g} dev {d} missing", sb.id)
-           for _, g, d in sorted(want - have, key=str)]
-    out += [Finding(ROUTE, "sandbox", subject, f"unexpected default route via {g} dev {d}", sb.id)
-            for _, g, d in sorted(have - want, key=str)]
-    return out
+    problems = [f"default route via {g} dev {d} missing" for _, g, d in sorted(want - have, key=str)]
+    problems += [f"unexpected default route via {g} dev {d}" for _, g, d in sorted(have - want, key=str)]
+    problems += _loopback(state, sb, view)
+    return [Finding(ROUTE, "sandbox", f"sandbox {sb.name}", p, sb.id) for p in problems]
 
 
 def _orphans(state: State, facts: Facts) -> list[Finding]:
@@ -213,6 +251,8 @@ def _orphans(state: State, facts: Facts) -> list[Finding]:
     for sb in state.sandboxes:
         if not usable(sb, facts):
             continue  # not the sandbox's namespace: nothing in it is netctl's to delete
+        if sb.name in facts.host_bound:
+            continue  # the host's links, looked at above
         for name, link in sorted(facts.netns.get(sb.name, NetnsView({})).links.items()):
             if is_orphan(link, ids, sid):
                 out.append(Finding(ORPHAN, "link", f"link {name} in sandbox {sb.name}", LEFT_OVER,
@@ -226,17 +266,19 @@ def sandbox_ipv6(state: State, sb: Sandbox) -> bool:
                for e in state.endpoints_in(sb))
 
 
-def rendered(state: State, sb: Sandbox, host_resolv: str) -> dict[str, str]:
-    return {"hosts": hosts(state, sb),
-            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb))}
+def rendered(state: State, sb: Sandbox, host_resolv: str, host_hosts: str = "") -> dict[str, str]:
+    """The sandbox's /etc/netns files; one on a host network sees the host's own (§7.4)."""
+    shared = host_mode(state, sb)
+    return {"hosts": hosts(state, sb, host_hosts if shared else None),
+            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb), shared)}
 
 
 def _files(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
-    if not usable(sb, facts):
+    if not usable(sb, facts) and not (sb.name in facts.host_bound and host_mode(state, sb)):
         return []
     have = facts.files.get(sb.name, {})
     out = []
-    for fname, text in rendered(state, sb, facts.host_resolv).items():
+    for fname, text in rendered(state, sb, facts.host_resolv, facts.host_hosts).items():
         current = have.get(fname)
         if current != text:
             state_word = "missing" if current is None else "out of date"
@@ -257,11 +299,11 @@ def compare(state: State, facts: Facts, wanted_routes: dict[str, list[Route]]) -
         if net.driver == "bridge":
             out += _bridge(net, facts)
     for sb in state.sandboxes:
-        out += _sandbox(sb, facts)
+        out += _sandbox(state, sb, facts)
     for ep in state.endpoints:
         out += _endpoint(state, ep, facts)
     for sb in state.sandboxes:
-        out += _routes(sb, facts, wanted_routes.get(sb.id, []))
+        out += _routes(state, sb, facts, wanted_routes.get(sb.id, []))
     out += _orphans(state, facts)
     for sb in state.sandboxes:
         out += _files(state, sb, facts)

@@ -27,6 +27,7 @@ from .kernel.base import NETNS_ETC_DIR
 from .txn import checkpoint
 
 HOST_RESOLV = "/etc/resolv.conf"
+HOST_HOSTS = "/etc/hosts"
 SYSTEMD_RESOLV = "/run/systemd/resolve/resolv.conf"
 ETC_DIR = Path(NETNS_ETC_DIR)
 FILES = ("hosts", "resolv.conf")
@@ -49,6 +50,14 @@ def host_resolv_text() -> str:
     if servers == ["127.0.0.53"] and os.path.exists(SYSTEMD_RESOLV):
         return Path(SYSTEMD_RESOLV).read_text(encoding="utf-8", errors="replace")
     return text
+
+
+def host_hosts_text() -> str:
+    """The host's /etc/hosts: what a sandbox on a host network gets (spec §7.4)."""
+    try:
+        return Path(HOST_HOSTS).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def etc_dir() -> Path:

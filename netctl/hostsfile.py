@@ -27,7 +27,11 @@ def _bare(cidr: str | None) -> str | None:
     return cidr.split("/")[0] if cidr else None
 
 
-def hosts(state: State, sb: Sandbox) -> str:
+def hosts(state: State, sb: Sandbox, host_hosts: str | None = None) -> str:
+    """The sandbox's hosts file; ``host_hosts`` (the host's own, for a sandbox in the host's
+    namespace) is used as it is unless the sandbox adds hosts (spec §7.4)."""
+    if host_hosts is not None and not sb.extra_hosts:
+        return host_hosts if host_hosts.endswith("\n") or not host_hosts else host_hosts + "\n"
     lines = [f"{ip}\t{names}" for ip, names in STANDARD_BLOCK]
     for entry in sb.extra_hosts:
         host, _, ip = entry.partition(":")  # "name:ip"; the ip may be IPv6 (colons)
@@ -78,8 +82,11 @@ def _is_localhost(server: str) -> bool:
         return False
 
 
-def resolv_conf(sb: Sandbox, host_text: str, ipv6: bool) -> str:
-    """The host's resolv.conf minus localhost nameservers (spec §7.4), ``--dns…`` overriding."""
+def resolv_conf(sb: Sandbox, host_text: str, ipv6: bool, host_mode: bool = False) -> str:
+    """The host's resolv.conf minus localhost nameservers (spec §7.4), ``--dns…`` overriding;
+    in the host's own namespace (``host_mode``) without ``--dns…``, the host's file as it is."""
+    if host_mode and not (sb.dns or sb.dns_search or sb.dns_options):
+        return host_text
     servers, search, options = parse_resolv(host_text)
     servers = [s for s in servers if not _is_localhost(s)]
     if not ipv6:

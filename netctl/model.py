@@ -57,6 +57,8 @@ _CHECKS: dict[str, Any] = {
     "bool": lambda v: isinstance(v, bool),
     "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     "dict[str, str]": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+    "dict[str, int]": lambda v: isinstance(v, dict)
+    and all(isinstance(x, int) and not isinstance(x, bool) for x in v.values()),
 }
 
 
@@ -157,7 +159,11 @@ class Sandbox:
     dns_search: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)
     extra_hosts: list[str] = field(default_factory=list)  # "name:ip"
-    next_ifindex: int = 0  # eth<n> counter: only ever goes up
+    # <prefix><n> counters, one per prefix (spec §7.2: eth0, then net0), only ever going up.
+    # ``next_ifindex`` is the single counter of state files written before: it stays the
+    # start of every prefix not counted yet, so no name they handed out comes back.
+    ifindexes: dict[str, int] = field(default_factory=dict)
+    next_ifindex: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sandbox:

@@ -46,7 +46,7 @@ def network(state: State, net: Network) -> dict[str, Any]:
         "subnets": [
             {"subnet": s.subnet, "gateway": s.gateway, "ip_range": s.ip_range,
              "aux_addresses": dict(s.aux_addresses)}
-            for s in net.subnets
+            for s in sorted(net.subnets, key=lambda s: ":" in s.subnet)  # IPv4 first, as allocated (§2)
         ],
         "labels": dict(net.labels),
         "options": dict(net.options),

@@ -157,7 +157,12 @@ def prune(force):
 @click.option("--priority", type=int, default=0, show_default=True,
               help="Higher wins the default route (-2147483648 to 2147483647).")
 def connect(network_ref, sandbox_ref, name, ip, ip6, mac, alias, link_local_ip, priority):
-    """Create an endpoint on NETWORK and join it to SANDBOX, in one step."""
+    """Create an endpoint on NETWORK and join it to SANDBOX, in one step.
+
+    On a host network the sandbox uses the host's network namespace (/run/netns/SANDBOX is
+    bound to it) until it is disconnected. A sandbox on a null or host network joins no
+    other network, and one on other networks cannot join a null or host network (exit 4).
+    """
     from ..service.connect import connect as do_connect
     from ..service.endpoints import EndpointRequest
 

@@ -122,6 +122,12 @@ class Settings:
 
         return Store(self.state, self.lock_timeout)
 
+    def close(self) -> None:
+        """Run when the command's click context closes, whatever the outcome (SystemExit
+        from ``exists`` or ``rm`` included): every kernel socket is closed before exit."""
+        if self._context is not None:
+            self._context.close()
+
     @property
     def context(self):
         """The service context, for changing commands (reads use ``store`` and skip it)."""
@@ -160,6 +166,7 @@ def main(ctx: click.Context, state: str, lock_timeout: float, config: str, color
 
     set_color(color)
     ctx.obj = Settings(state, lock_timeout, config)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _register() -> None:

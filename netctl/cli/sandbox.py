@@ -36,7 +36,7 @@ def sandbox() -> None:
 @click.argument("name")
 @click.option("--hostname", default=None, help="Name of the sandbox in hosts files (default NAME).")
 @multi("--dns", "Nameserver for resolv.conf.", "IP")
-@multi("--dns-search", "Search domain for resolv.conf.", "DOMAIN")
+@multi("--dns-search", "Search domain for resolv.conf ('.' alone: no search line).", "DOMAIN")
 @multi("--dns-option", "resolv.conf option.", "OPTION")
 @multi("--add-host", "Extra hosts entry.", "NAME:IP")
 def create(name, hostname, dns, dns_search, dns_option, add_host):

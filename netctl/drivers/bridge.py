@@ -13,6 +13,7 @@ import errno
 import secrets
 
 from .. import ipam
+from ..drift import BRIDGE_LINK_LOCAL, bridge_addresses
 from ..errors import Conflict, KernelError
 from ..kernel.base import Kernel
 from ..model import Endpoint, Network, Sandbox
@@ -30,11 +31,10 @@ def _veth_name(kernel: Kernel, taken: set[str]) -> str:
     raise KernelError("could not generate a free veth interface name")
 
 
-def _gateway_cidr(net: Network, family: int) -> str | None:
-    sub = net.subnet_for(family)
-    if sub is None or sub.gateway is None:
-        return None
-    return f"{sub.gateway}/{sub.subnet.split('/')[1]}"
+def _step_name(cidr: str) -> str:
+    if cidr == BRIDGE_LINK_LOCAL:
+        return "bridge-addr-ll"
+    return "bridge-addr6" if ":" in cidr else "bridge-addr4"
 
 
 class BridgeDriver:
@@ -62,26 +62,30 @@ class BridgeDriver:
             mark = self._source.mark(net.id)
             tx.step("bridge-create", lambda: self._create_bridge(net.bridge, mark, mtu),
                     lambda: k.link_delete(net.bridge))
-        have = set(existing.addresses) if existing else set()
-        for family in (4, 6):
-            cidr = _gateway_cidr(net, family)
-            if cidr is None or cidr in have:
-                continue
-            if family == 6:  # an adopted bridge's owner may have turned IPv6 off: undo puts it back
-                was_on: list[bool] = []
-                tx.step("bridge-ipv6", lambda w=was_on: self._ipv6_on(net, w),
-                        lambda w=was_on: w[0] or self._undo(net, "ipv6", k.ipv6_enable, net.bridge, on=False))
-            tx.step(
-                f"bridge-addr{family}",
-                lambda c=cidr, f=family: self._do(net, f"address {c}", k.addr_add, net.bridge, c,
-                                                  nodad=f == 6),
-                lambda c=cidr: self._undo(net, f"address {c}", k.addr_del, net.bridge, c),
-            )
+        self._address_bridge(net, set(existing.addresses) if existing else set(), tx)
         if existing is None or not existing.up:
             tx.step(
                 "bridge-up",
                 lambda: self._do(net, "up", k.link_set_up, net.bridge),
                 lambda: self._undo(net, "up", k.link_set_up, net.bridge, False),
+            )
+
+    def _address_bridge(self, net: Network, have: set[str], tx: Transaction) -> None:
+        """The gateway addresses, and for IPv6 ``fe80::1/64`` too, each added only if missing;
+        on an adopted bridge each is recorded, so ``network rm`` takes it off again."""
+        k, ipv6_on = self.kernel, False
+        for cidr in bridge_addresses(net):
+            if cidr in have:
+                continue
+            if ":" in cidr and not ipv6_on:  # an adopted bridge may have IPv6 off: undo puts it back
+                was_on: list[bool] = []
+                tx.step("bridge-ipv6", lambda w=was_on: self._ipv6_on(net, w),
+                        lambda w=was_on: w[0] or self._undo(net, "ipv6", k.ipv6_enable, net.bridge, on=False))
+                ipv6_on = True
+            tx.step(
+                _step_name(cidr),
+                lambda c=cidr: self._do(net, f"address {c}", k.addr_add, net.bridge, c, nodad=":" in c),
+                lambda c=cidr: self._undo(net, f"address {c}", k.addr_del, net.bridge, c),
             )
 
     def _create_bridge(self, name: str, mark: str, mtu: int | None) -> None:

@@ -78,10 +78,18 @@ class Kernel(Protocol):
     def netns_exists(self, name: str) -> bool: ...
 
     def netns_create(self, name: str, alias: str | None = None) -> None:
-        """Create NAME with ``lo`` up and IPv6 disabled on all interfaces but ``lo``; with
+        """Create NAME with ``lo`` up and IPv6 disabled on all interfaces, ``lo`` too; with
         ``alias``, ``lo`` carries it as its ifalias (how netctl marks its own namespaces, so a
         leftover can be told from a foreign one), from the moment NAME exists: the mark is
         set before the namespace is mounted, so no kill can leave it unmarked."""
+
+    def netns_bind_host(self, name: str) -> None:
+        """Make ``/run/netns/NAME`` the host's own namespace (a sandbox on a ``host``
+        network, as docker's ``--network host``); EEXIST if NAME exists.  Deleting NAME
+        afterwards only unbinds it."""
+
+    def netns_is_host(self, name: str) -> bool:
+        """Whether ``/run/netns/NAME`` is the host's namespace (bound by netns_bind_host)."""
 
     def netns_delete(self, name: str) -> None: ...
 

@@ -59,11 +59,21 @@ class FakeKernel(FakeState):
     # --- named network namespaces ---
     @_reading
     def netns_list(self) -> list[str]:
-        return sorted(k for k in self._ns if k != HOST)
+        return sorted({k for k in self._ns if k != HOST} | self._host_bound)
 
     @_reading
     def netns_exists(self, name: str) -> bool:
-        return name != HOST and name in self._ns
+        return name != HOST and (name in self._ns or name in self._host_bound)
+
+    @_mutating
+    def netns_bind_host(self, name: str) -> None:
+        if self.netns_exists(name):
+            raise fail(f"bind network namespace {name} to the host's", errno.EEXIST)
+        self._host_bound.add(name)
+
+    @_reading
+    def netns_is_host(self, name: str) -> bool:
+        return name in self._host_bound
 
     @_reading
     def netns_mark(self, name: str) -> str | None:
@@ -79,14 +89,16 @@ class FakeKernel(FakeState):
         what = f"create network namespace {name}"
         if not name or "/" in name or name in (".", ".."):
             raise fail(what, errno.EINVAL)
-        if name in self._ns:
+        if name in self._ns or name in self._host_bound:
             raise fail(what, errno.EEXIST)
         self._ns[name] = FNetns(ipv6=False)
         self._add(name, "lo", kind="", mac="00:00:00:00:00:00", mtu=65536, up=True, alias=alias)
-        self._ns[name].links["lo"].addresses = list(LOOPBACK)
+        lo = self._ns[name].links["lo"]
+        lo.ipv6, lo.addresses = False, [a for a in LOOPBACK if ":" not in a]
 
     @_mutating
     def netns_delete(self, name: str) -> None:
+        self._host_bound.discard(name)  # only unbinds: the host's namespace stays
         if name == HOST or name not in self._ns:
             return
         for link in list(self._ns[name].links.values()):
@@ -203,6 +215,8 @@ class FakeKernel(FakeState):
         was_on, link.ipv6 = link.ipv6, on
         if not on:  # as the kernel: turning IPv6 off drops the link's IPv6 addresses
             link.addresses = [a for a in link.addresses if ":" not in a]
+        elif name == "lo" and "::1/128" not in link.addresses:  # and turning it on gives lo ::1
+            link.addresses.append("::1/128")
         return was_on
 
     # --- addresses and routes ---

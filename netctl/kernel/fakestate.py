@@ -70,6 +70,7 @@ class FakeState:
 
     def _reset(self) -> None:
         self._ns: dict[str, FNetns] = {HOST: FNetns(ipv6=True)}
+        self._host_bound: set[str] = set()  # names bound to the host's namespace
         self._next_index = 1
         self._add(HOST, "lo", kind="", mac="00:00:00:00:00:00", mtu=65536, up=True)
         self._ns[HOST].links["lo"].addresses = list(LOOPBACK)
@@ -93,6 +94,7 @@ class FakeState:
         if data.get("version") != 1:
             raise ValueError(f"{self._path}: not a FakeKernel file of version 1")
         self._next_index = data["next_index"]
+        self._host_bound = set(data.get("host_bound", []))
         self._ns = {}
         for key, ns in data["netns"].items():
             links = {d["name"]: FLink(**d) for d in ns["links"]}
@@ -111,13 +113,14 @@ class FakeState:
         }
         tmp = f"{self._path}.tmp{os.getpid()}"
         with open(tmp, "w") as f:
-            json.dump({"version": 1, "next_index": self._next_index, "netns": netns}, f, indent=1)
+            json.dump({"version": 1, "next_index": self._next_index, "netns": netns,
+                       "host_bound": sorted(self._host_bound)}, f, indent=1)
         os.replace(tmp, self._path)
         self._seen = self._stamp()
 
     # --- lookups ---
     def _netns(self, netns: str | None, what: str) -> FNetns:
-        ns = self._ns.get(netns or HOST)
+        ns = self._ns.get(HOST if netns is None or netns in self._host_bound else netns)
         if ns is None:
             raise fail(what, errno.ENOENT, f"network namespace {netns} not found")
         return ns

@@ -68,12 +68,25 @@ class NetlinkKernel:
         self._socks: dict[str | None, tuple[int, IPRoute]] = {}
 
     def close(self) -> None:
-        for _, ipr in self._socks.values():
-            ipr.close()
-        self._socks.clear()
+        """Close every cached socket (each owns an asyncio event loop that must not be left
+        to the interpreter's shutdown), the per-namespace ones included, then the host fd.
+        A closed kernel can still be used: what it needs is opened again on demand (a test
+        may hand one kernel to several CLI runs, and each run closes it at its end)."""
+        socks, self._socks = list(self._socks.values()), {}
+        for _, ipr in socks:
+            with suppress(OSError):  # one failed close must not leave the others open
+                ipr.close()
         if self._host_fd >= 0:
             os.close(self._host_fd)
             self._host_fd = -1
+
+    @property
+    def _home(self) -> int:
+        """An fd of the host namespace (reopened after ``close``, from the host: this
+        object only ever leaves it inside ``_inside``, which takes the fd first)."""
+        if self._host_fd < 0:
+            self._host_fd = os.open(ns.THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
+        return self._host_fd
 
     def __enter__(self) -> NetlinkKernel:
         return self
@@ -85,7 +98,7 @@ class NetlinkKernel:
     def _inside(self, netns: str | None) -> AbstractContextManager[None]:
         if netns is None:
             return nullcontext()
-        return ns.entered(netns, self._nsfs_dev, self._host_fd)
+        return ns.entered(netns, self._nsfs_dev, self._home)
 
     def _ipr(self, netns: str | None) -> IPRoute:
         inode = 0 if netns is None else ns.inode(netns, self._nsfs_dev)
@@ -122,11 +135,11 @@ class NetlinkKernel:
         return ns.inode(name, self._nsfs_dev) is not None
 
     def netns_mark(self, name: str) -> str | None:
-        return ns.lo_alias(name, self._nsfs_dev, self._host_fd)
+        return ns.lo_alias(name, self._nsfs_dev, self._home)
 
     def netns_borrowed(self, name: str) -> bool:
         inode = ns.inode(name, self._nsfs_dev)
-        return ns.is_link(name) or (inode is not None and inode in ns.home_inodes(self._host_fd))
+        return ns.is_link(name) or (inode is not None and inode in ns.home_inodes(self._home))
 
     def netns_create(self, name: str, alias: str | None = None) -> None:
         self._drop_socket(name)
@@ -141,12 +154,19 @@ class NetlinkKernel:
                     opened[0].link("set", ifname="lo", ifalias=alias)
 
         try:
-            ns.create(name, self._nsfs_dev, self._host_fd, prepare=mark)
+            ns.create(name, self._nsfs_dev, self._home, prepare=mark)
         except BaseException:
             for ipr in opened:
                 ipr.close()
             raise
         self._socks[name] = (ns.inode(name, self._nsfs_dev) or 0, opened[0])
+
+    def netns_bind_host(self, name: str) -> None:
+        self._drop_socket(name)
+        ns.bind_host(name, self._nsfs_dev, self._home)
+
+    def netns_is_host(self, name: str) -> bool:
+        return ns.inode(name, self._nsfs_dev) == os.fstat(self._home).st_ino
 
     def netns_delete(self, name: str) -> None:
         self._drop_socket(name)
@@ -193,7 +213,8 @@ class NetlinkKernel:
         peer_mac: str | None = None,
     ) -> None:
         ipr, peer_ipr, what = self._ipr(None), self._ipr(peer_netns), f"create veth {name}"
-        spec: dict = {"ifname": name, "kind": "veth", "peer": {"ifname": peer}}
+        # txqlen 0 on the host end, as libnetwork (spec §5): a software link needs no qdisc queue
+        spec: dict = {"ifname": name, "kind": "veth", "txqlen": 0, "peer": {"ifname": peer}}
         if mtu:
             spec["mtu"] = spec["peer"]["mtu"] = mtu
         if peer_mac:
@@ -271,7 +292,7 @@ class NetlinkKernel:
         target = new_name or name
         if self._has_link(target, dst):
             raise errors.KernelError(f"{what}: {target} exists there", errno.EEXIST)
-        fd = self._host_fd if dst is None else ns.open_fd(dst, self._nsfs_dev)
+        fd = self._home if dst is None else ns.open_fd(dst, self._nsfs_dev)
         try:
             with _mapped(what):
                 ipr.link("set", index=index, net_ns_fd=fd, ifname=target)

@@ -191,9 +191,11 @@ def create(name: str, dev: int, home_fd: int, prepare: Callable[[], None] | None
     configure its namespace, bind it onto /run/netns/NAME, and setns back to ``home_fd``.
 
     Inside, ``lo`` is up and IPv6 is disabled for every future interface (``default``) and
-    existing ones (``all``) except ``lo``.  ``prepare`` runs in the new namespace before the
-    mount (netlink.py marks ``lo`` there): until the mount nothing else can see it, and a
-    kill before it takes the namespace with the process.
+    existing ones (``all``), ``lo`` included: it is turned on per interface at join, and on
+    ``lo`` while an interface of the sandbox has IPv6 (spec §7.2, service/gateway.py).
+    ``prepare`` runs in the new namespace before the mount (netlink.py marks ``lo``
+    there): until the mount nothing else can see it, and a kill before it takes the
+    namespace with the process.
     """
     path, what = path_of(name), f"create network namespace {name}"
     try:
@@ -214,11 +216,29 @@ def create(name: str, dev: int, home_fd: int, prepare: Callable[[], None] | None
         raise
 
 
+def bind_host(name: str, dev: int, home_fd: int) -> None:
+    """Make /run/netns/NAME the namespace of ``home_fd`` (the "host": the one netctl runs
+    in), as docker binds a host-mode container to its own namespace.  Only a mount is
+    made: nothing inside that namespace is touched, and ``remove`` only unmounts it."""
+    path, what = path_of(name), f"bind network namespace {name} to the host's"
+    try:
+        _share_run_dir()
+        if inode(name, dev) is not None:
+            raise errors.KernelError(f"{what}: File exists", errno.EEXIST)
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0))
+        mount(f"/proc/self/fd/{home_fd}", path, "none", MS_BIND)
+    except OSError as exc:
+        with suppress(OSError):
+            if inode(name, dev) is None:
+                os.unlink(path)
+        raise kernel_error(what, exc.errno or 0, "CAP_SYS_ADMIN") from exc
+
+
 def _unshare_onto(path: str, home_fd: int, prepare: Callable[[], None] | None) -> None:
     unshare(CLONE_NEWNET)
     try:
         with suppress(FileNotFoundError):  # a kernel without IPv6
-            for key, value in (("default", "1"), ("all", "1"), ("lo", "0")):
+            for key, value in (("default", "1"), ("all", "1"), ("lo", "1")):
                 write_sysctl(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", value)
         set_up("lo")
         if prepare is not None:

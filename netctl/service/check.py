@@ -38,7 +38,8 @@ def read_facts(ctx: Context, state: State) -> drift.Facts:
         links = host if netns is None else views.get(netns, drift.NetnsView({})).links
         if name in links:
             links[name] = replace(links[name], alias=mark)
-    return drift.Facts(host, views, files, etcfiles.host_resolv_text())
+    bound = {name for name in views if name in sandboxes and k.netns_is_host(name)}
+    return drift.Facts(host, views, files, etcfiles.host_resolv_text(), bound, etcfiles.host_hosts_text())
 
 
 def wanted_routes(state: State) -> dict[str, list[Route]]:

@@ -11,7 +11,7 @@ from .. import lookup, validate
 from ..drivers.base import get_driver
 from ..errors import Conflict, NotFound
 from ..model import Endpoint
-from . import endpoints, gateway
+from . import endpoints, gateway, hostnet
 from .context import Context
 from .endpoints import EndpointRequest
 
@@ -39,6 +39,7 @@ def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointReque
             if ep.network == net.id and existing is None:
                 raise Conflict(f"sandbox {sb.name!r} is already connected to network {net.name!r} "
                                f"(endpoint {ep.name!r})")
+        hostnet.check_exclusive(state, net, sb)
         driver = get_driver(net.driver, ctx)
         ep = endpoints.plan(state, net, req)
         if driver.plumbs:
@@ -50,6 +51,8 @@ def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointReque
         state.endpoints.append(ep)
         if driver.plumbs:
             gateway.apply(ctx.kernel, state, sb, tx)
+        elif net.driver == "host":
+            hostnet.enter(ctx, sb, tx)
     return ep
 
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import etcfiles, hostsfile, interrupts
+from .. import drift, etcfiles, interrupts
 from ..errors import PermissionDenied
 from ..kernel.base import Kernel, owner_mark
 from ..model import SCHEMA, State, new_state_id
@@ -44,6 +44,15 @@ class Context:
 
             self._kernel = interrupts.Shielded(open_kernel())  # type: ignore[assignment]
         return self._kernel
+
+    def close(self) -> None:
+        """Close the kernel's netlink sockets now.  Left to the interpreter's exit, each
+        pyroute2 socket's event loop is torn down in arbitrary order and may print
+        ``Exception ignored in BaseEventLoop.__del__`` on stderr after a clean run."""
+        kernel, self._kernel = self._kernel, None
+        close = getattr(kernel, "close", None)
+        if close is not None:
+            close()
 
     def read(self) -> State:
         return self.store.read()
@@ -117,13 +126,16 @@ class Context:
             return
         from .nsguard import foreign
 
-        host_resolv = etcfiles.host_resolv_text()
+        host_resolv, host_hosts = etcfiles.host_resolv_text(), None
         for sb in state.sandboxes:
-            ipv6 = any(state.network_by_id(e.network).ipv6 for e in state.endpoints_in(sb))
+            if host_hosts is None and drift.host_mode(state, sb):
+                host_hosts = etcfiles.host_hosts_text()  # read only when a sandbox needs it
+            files = drift.rendered(state, sb, host_resolv, host_hosts or "")
+            host_mode = drift.host_mode(state, sb)
             try:
                 done = etcfiles.write_sandbox_files(
-                    sb.name, hostsfile.hosts(state, sb), hostsfile.resolv_conf(sb, host_resolv, ipv6),
-                    allowed=lambda s=sb: not foreign(self.kernel, s),
+                    sb.name, files["hosts"], files["resolv.conf"],
+                    allowed=lambda s=sb, h=host_mode: not foreign(self.kernel, s, h),
                 )
             except etcfiles.UnsafePath as exc:
                 print(f"netctl: warning: {exc}", file=sys.stderr)

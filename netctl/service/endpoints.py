@@ -15,7 +15,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError, NotFound
 from ..model import Endpoint, Network, Sandbox, State, now
 from ..txn import Transaction
-from . import batch, gateway, leftovers, nsguard
+from . import batch, gateway, hostnet, leftovers, nsguard
 from .context import Context
 
 
@@ -115,10 +115,12 @@ def ready_to_plumb(ctx: Context, state: State, sb: Sandbox) -> None:
 
 
 def next_ifname(net: Network, sb: Sandbox) -> str:
-    """``<prefix><n>`` from the sandbox's counter, which only goes up (libnetwork's rule)."""
-    name = f"{net.options.get('iface_prefix', 'eth')}{sb.next_ifindex}"
-    sb.next_ifindex += 1
-    return name
+    """``<prefix><n>`` from the sandbox's counter for that prefix, which only goes up
+    (spec §7.2: kept per sandbox and per prefix, so eth0 then net0)."""
+    prefix = net.options.get("iface_prefix", "eth")
+    n = sb.ifindexes.get(prefix, sb.next_ifindex)
+    sb.ifindexes[prefix] = n + 1
+    return f"{prefix}{n}"
 
 
 def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, tx: Transaction) -> None:
@@ -126,6 +128,7 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
         where = state.sandbox_by_id(ep.sandbox).name
         raise Conflict(f"endpoint {ep.name!r} is already joined to sandbox {where!r}")
     net = state.network_by_id(ep.network)
+    hostnet.check_exclusive(state, net, sb)
     driver = get_driver(net.driver, ctx)
     if driver.plumbs:
         ready_to_plumb(ctx, state, sb)
@@ -134,6 +137,8 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
         ep.ifname = next_ifname(net, sb)
         driver.join(net, ep, sb, tx)
         gateway.apply(ctx.kernel, state, sb, tx)
+    elif net.driver == "host":
+        hostnet.enter(ctx, sb, tx)
 
 
 def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transaction,
@@ -153,6 +158,8 @@ def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transactio
         gateway.apply(ctx.kernel, state, sb, tx)
     if driver.plumbs and inside and ep.ifname and bring_back:
         driver.leave(net, ep, sb, tx)
+    if net.driver == "host":  # deleted or not, the sandbox gets its own namespace back
+        hostnet.leave(ctx, sb, tx)
     ep.ifname, ep.priority = None, 0
 
 

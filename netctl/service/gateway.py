@@ -6,6 +6,7 @@ routes are compared with it, so the same code elects, re-elects after a leave an
 
 from __future__ import annotations
 
+from ..drift import wants_lo_ipv6
 from ..kernel.base import Kernel, Route
 from ..model import Endpoint, Sandbox, State
 from ..txn import Transaction
@@ -47,7 +48,24 @@ def wanted_routes(state: State, sb: Sandbox) -> list[Route]:
 
 
 def apply(kernel: Kernel, state: State, sb: Sandbox, tx: Transaction) -> None:
-    """Make the sandbox's default routes match the elected endpoint."""
+    """Make the sandbox's default routes match the elected endpoint, and ``lo``'s IPv6
+    switch match its interfaces (both are re-derived after every join and leave)."""
+    _routes(kernel, state, sb, tx)
+    _loopback(kernel, state, sb, tx)
+
+
+def _loopback(kernel: Kernel, state: State, sb: Sandbox, tx: Transaction) -> None:
+    """Spec §7.2: ``lo`` has IPv6 on exactly while an interface of the sandbox has it (the
+    kernel gives lo ``::1`` when the switch goes on, so that is the fact read).  Only a
+    ``lo`` marked as this sandbox's is switched: never one of a namespace not netctl's."""
+    on, lo = wants_lo_ipv6(state, sb), kernel.link_get("lo", netns=sb.name)
+    if lo is None or lo.owner != sb.id or any(a.startswith("::1/") for a in lo.addresses) == on:
+        return
+    tx.step("lo-ipv6", lambda: kernel.ipv6_enable("lo", netns=sb.name, on=on),
+            lambda: kernel.ipv6_enable("lo", netns=sb.name, on=not on))
+
+
+def _routes(kernel: Kernel, state: State, sb: Sandbox, tx: Transaction) -> None:
     current = [r for r in kernel.routes(netns=sb.name) if r.dst == "default"]
     wanted = wanted_routes(state, sb)
     same = {(r.family, r.gateway, r.dev) for r in current} == {

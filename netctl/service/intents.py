@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import NetctlError
+from ..errors import NetctlError, PermissionDenied
 from ..kernel.base import Kernel
 from ..model import SCHEMA, State, is_state_id
 
@@ -63,7 +63,8 @@ def write(path: Path, journal: Journal) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise NetctlError(f"{path}: cannot record what is being created: {exc.strerror or exc}") from None
+        error = PermissionDenied if isinstance(exc, PermissionError) else NetctlError
+        raise error(f"{path}: cannot record what is being created: {exc.strerror or exc}") from None
 
 
 def remove(path: Path) -> None:

@@ -24,16 +24,20 @@ def marked_for(kernel: Kernel, sb: Sandbox) -> bool:
     return lo.owner == sb.id
 
 
-def ours(kernel: Kernel, sb: Sandbox) -> bool:
-    """Whether the namespace at the sandbox's path exists and is the one netctl made."""
+def ours(kernel: Kernel, sb: Sandbox, host_mode: bool = False) -> bool:
+    """Whether the namespace at the sandbox's path exists and is the one netctl made; for a
+    sandbox the state has on a host network (``host_mode``), the bind mount of netctl's own
+    namespace that service/hostnet.py made on purpose."""
+    if host_mode:
+        return kernel.netns_is_host(sb.name)
     if not kernel.netns_exists(sb.name) or kernel.netns_borrowed(sb.name):
         return False
     return marked_for(kernel, sb)
 
 
-def foreign(kernel: Kernel, sb: Sandbox) -> bool:
+def foreign(kernel: Kernel, sb: Sandbox, host_mode: bool = False) -> bool:
     """A namespace is at the sandbox's path and it is not netctl's (a missing one is not)."""
-    return kernel.netns_exists(sb.name) and not ours(kernel, sb)
+    return kernel.netns_exists(sb.name) and not ours(kernel, sb, host_mode)
 
 
 def require(kernel: Kernel, sb: Sandbox) -> None:

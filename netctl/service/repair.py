@@ -24,7 +24,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, NetctlError
 from ..model import Endpoint, Sandbox, State
 from ..txn import Transaction
-from . import check, gateway, nsguard, sandboxes
+from . import check, gateway, hostnet, nsguard, sandboxes
 from .context import Context
 
 
@@ -70,7 +70,10 @@ def _recreate_namespace(ctx: Context, sb: Sandbox, tx: Transaction) -> None:
 def _sandboxes(ctx: Context, state: State, failures: list[str], recreate: bool) -> None:
     for f in _targets(ctx, state, drift.SANDBOX):
         sb = state.sandbox_by_id(f.target)
-        if ctx.kernel.netns_exists(sb.name):  # someone else's namespace took the name
+        exists = ctx.kernel.netns_exists(sb.name)
+        if drift.host_mode(state, sb) and (recreate if not exists else nsguard.ours(ctx.kernel, sb)):
+            _attempt(f.subject, lambda tx, s=sb: hostnet.rebind(ctx, s, tx), failures)
+        elif exists:  # someone else's namespace took the name
             _attempt(f.subject, lambda _tx, x=f: _refuse(x), failures)
         elif recreate:
             _attempt(f.subject, lambda tx, s=sb: _recreate_namespace(ctx, s, tx), failures)

@@ -8,7 +8,7 @@ from .. import etcfiles, lookup, validate
 from ..errors import Conflict, NetctlError
 from ..model import Sandbox, State, new_id, now
 from ..txn import Transaction
-from . import batch, endpoints, leftovers, nsguard
+from . import batch, endpoints, hostnet, leftovers, nsguard
 from .context import Context
 
 
@@ -36,10 +36,19 @@ def _build(req: SandboxRequest) -> Sandbox:
         created=now(),
         hostname=validate.hostname(req.hostname) if req.hostname else None,
         dns=[validate.address(a, "--dns address") for a in req.dns],
-        dns_search=[validate.hostname(d) for d in req.dns_search],
+        dns_search=_search(req.dns_search),
         dns_options=[_option(o) for o in req.dns_options],
         extra_hosts=[_extra_host(h) for h in req.add_hosts],
     )
+
+
+def _search(domains: list[str]) -> list[str]:
+    """``--dns-search .`` alone means "no search line", not "the host's" (spec §7.4)."""
+    if domains == ["."]:
+        return domains
+    if "." in domains:
+        raise validate.InvalidInput("--dns-search . (no search domains) cannot be combined with domains")
+    return [validate.hostname(d) for d in domains]
 
 
 def _option(value: str) -> str:
@@ -80,7 +89,7 @@ def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction, force: boo
     ``force`` the sandbox and its endpoints are only forgotten (their host-side veth ends,
     which are netctl's, still go) and the namespace and /etc/netns/NAME are left alone."""
     k = ctx.kernel
-    inside = not nsguard.foreign(k, sb)
+    inside = not nsguard.foreign(k, sb, hostnet.in_host_mode(state, sb))
     if not inside and not force:
         raise Conflict(nsguard.refusal(sb))
     for ep in state.endpoints_in(sb):

@@ -68,7 +68,7 @@ def test_network_create(cli, kern):
     steps = prove_rollback(cli, kern, "network", "create", "rb", "--ipv6", "--subnet", "10.77.0.0/24",
                            "-o", "mtu=1400")
     assert steps == ["bridge-create", "bridge-mark", "bridge-addr4", "bridge-ipv6", "bridge-addr6",
-                     "bridge-up", "save"]
+                     "bridge-addr-ll", "bridge-up", "save"]
 
 
 def test_network_create_adopting_a_bridge(cli, kern):
@@ -136,6 +136,16 @@ def test_connect_then_disconnect(cli, kern):
         assert step in steps
     steps = prove_rollback(cli, kern, "network", "disconnect", "n6", "a")
     assert {"route-del", "route-add"} <= set(steps)
+
+
+def test_connect_to_and_disconnect_from_a_host_network(cli, kern):
+    """The swap of the sandbox's own namespace for the host's, and back, undone at every step."""
+    cli.ok("network", "create", "h", "-d", "host")
+    cli.ok("sandbox", "create", "a")
+    steps = prove_rollback(cli, kern, "network", "connect", "h", "a")
+    assert {"netns-own-delete", "netns-host-bind"} <= set(steps)
+    steps = prove_rollback(cli, kern, "network", "disconnect", "h", "a")
+    assert {"netns-host-unbind", "netns-create"} <= set(steps)
 
 
 def test_removals(cli, kern):

@@ -135,6 +135,38 @@ def test_addresses_compare_by_value_not_by_spelling():
     state.endpoints[0].ipv6 = "fd00:0:0::2/64"
     facts = _healthy(state)
     _replace(facts.netns["web"].links, "eth0", addresses=("10.9.0.2/24", "fd00::2/64", "fe80::1/64"))
+    _replace(facts.netns["web"].links, "lo", addresses=("127.0.0.1/8", "::1/128"))
+    assert _lines(state, facts) == []
+
+
+def test_lo_has_ipv6_exactly_while_an_interface_has_it_spec_7_2():
+    """§7.2: "enable IPv6 on lo if any interface has v6, otherwise disable it"; the kernel
+    gives lo ::1 when its switch goes on, so the address is the fact compared."""
+    state = _state()
+    facts = _healthy(state)
+    _replace(facts.netns["web"].links, "lo", addresses=("127.0.0.1/8", "::1/128"))
+    assert _routes(state, facts) == ["route|sandbox web: lo has IPv6 on, expected off"]
+    state.endpoints[0].ipv6 = "fd00::2/64"
+    _replace(facts.netns["web"].links, "eth0", addresses=("10.9.0.2/24", "fd00::2/64"))
+    assert _routes(state, facts) == []
+    _replace(facts.netns["web"].links, "lo", addresses=("127.0.0.1/8",))
+    assert _routes(state, facts) == ["route|sandbox web: lo has IPv6 off, expected on"]
+
+
+def _routes(state: State, facts: drift.Facts) -> list[str]:
+    return [line for line in _lines(state, facts) if line.startswith("route|")]
+
+
+def test_an_ipv6_bridge_carries_fe80_1_spec_2():
+    """§2 step 3: an IPv6 bridge gets ``fe80::1/64`` next to its v6 gateway."""
+    state = _state()
+    net = state.networks[0]
+    net.ipv6 = True
+    net.subnets.append(Subnet("fd00:9::/64", "fd00:9::1"))
+    facts = _healthy(state)
+    _replace(facts.host, "br-demo", addresses=("10.9.0.1/24", "fd00:9::1/64"))
+    assert _lines(state, facts) == ["bridge|network demo: bridge br-demo lacks address fe80::1/64"]
+    _replace(facts.host, "br-demo", addresses=("10.9.0.1/24", "fd00:9::1/64", "fe80::1/64"))
     assert _lines(state, facts) == []
 
 

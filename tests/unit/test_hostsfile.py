@@ -198,3 +198,16 @@ def test_parse_resolv():
            "options a b\n"
     assert hostsfile.parse_resolv(text) == (["10.0.0.1"], ["a.test", "b.test"], ["rotate", "a", "b"])
     assert hostsfile.parse_resolv("search a.test\ndomain last.test\n")[1] == ["last.test"]
+
+
+def test_host_mode_sees_the_hosts_own_files_spec_7_4():
+    """§7.4: a sandbox in the host's namespace without extra hosts gets the host's hosts file,
+    and without --dns… its resolv.conf as it is (localhost servers included: same network)."""
+    state = State(sandboxes=[sb()])
+    host_hosts = "127.0.0.1 localhost\n10.1.2.3 printer\n"
+    assert hostsfile.hosts(state, state.sandboxes[0], host_hosts) == host_hosts
+    assert hostsfile.resolv_conf(sb(), HOST, ipv6=False, host_mode=True) == HOST
+    added = sb(extra_hosts=["db:10.0.0.5"])
+    assert hostsfile.hosts(State(sandboxes=[added]), added, host_hosts) == STANDARD + "10.0.0.5\tdb\n"
+    assert hostsfile.resolv_conf(sb(dns=["9.9.9.9"]), HOST, ipv6=False, host_mode=True).startswith(
+        "search example.com corp.example.com\nnameserver 9.9.9.9\n")

@@ -35,7 +35,7 @@ def full_state() -> State:
     )
     sb = Sandbox("box", "b" * 64, "2024-01-01T00:00:01+00:00", hostname="box.example.com",
                  dns=["1.1.1.1"], dns_search=["example.com"], dns_options=["ndots:2"],
-                 extra_hosts=["db:10.0.0.5"], next_ifindex=1)
+                 extra_hosts=["db:10.0.0.5"], ifindexes={"eth": 1, "net": 3})
     ep = Endpoint("e1", "c" * 64, net.id, "2024-01-01T00:00:02+00:00", mac="02:42:ac:12:00:02",
                   ipv4="172.18.0.2/16", ipv6="fd00:1::2/64", link_local=["169.254.1.1/16"],
                   aliases=["api"], host_ifname="veth1234567", sandbox=sb.id, ifname="eth0", priority=5)
@@ -205,6 +205,7 @@ DELETE = object()
         (("sandboxes",), {"box": {}}),
         (("sandboxes", 0, "dns"), "1.1.1.1"),
         (("sandboxes", 0, "next_ifindex"), 1.0),
+        (("sandboxes", 0, "ifindexes"), {"eth": "1"}),
         (("sandboxes", 0, "created"), DELETE),
     ],
 )
