@@ -53,7 +53,8 @@ def prove_rollback(cli: Netctl, kern, *args: str) -> list[str]:
     res = cli.fork(*args, env={"NETCTL_TRACE": str(trace), "NETCTL_FAULT": "save"})
     _assert_unchanged(cli, kern, res, f"{label} [save]", state, snap, "save")
     steps = trace.read_text().split()
-    assert steps[-1] == "save", steps
+    assert "save" in steps, steps
+    steps = steps[: steps.index("save") + 1]  # what the rollback after it ran is traced too
     for step in dict.fromkeys(steps[:-1]):  # a repeated name fails at its first occurrence
         for fault in (step, f"{step}:after"):
             res = cli.fork(*args, env={"NETCTL_FAULT": fault})
