@@ -327,7 +327,7 @@ def test_exec_in_netns_sees_its_namespace_and_etc_files(nk, nstools):
             f.write("10.95.0.2\tt-x\n")
         show = (
             "import os, subprocess; print(open('/etc/hosts').read(), end=''); "
-            "print(sorted(os.listdir('/sys/class/net'))); "
+            "print(sorted(os.listdir('/sys/class/net')), flush=True); "  # before ip's own output
             "subprocess.run(['ip', '-o', 'link'])"
         )
         out = nstools.spawn("t-x", show, stdout=subprocess.PIPE, text=True).communicate(timeout=10)[0]
