@@ -38,6 +38,14 @@ def load(path: str):
         raise InvalidInput(f"{path}: {exc}") from None
 
 
+def in_file(path: str, check) -> None:
+    """Run a check of the file's content; its exit-2 error starts with the file's name."""
+    try:
+        check()
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: {exc}") from None
+
+
 def show(steps, fmt: str) -> None:
     from .. import output
 
@@ -73,7 +81,7 @@ def run(make_steps, fmt: str, dry_run: bool, what: str) -> None:
                    "longer declares (never anything apply did not make).")
 @FORMAT
 def apply(path, dry_run, prune, fmt):
-    """Make the networks and sandboxes of a topology file exist as declared.
+    """Build the lab a topology file declares (only what differs).
 
     \b
     The file (TOML; see examples/ and docs/topology.md):
@@ -102,11 +110,11 @@ def apply(path, dry_run, prune, fmt):
     from ..topology import check_references
 
     top = load(path)
-    check_requests(top)
+    in_file(path, lambda: check_requests(top))
     cfg = config()
 
     def make_steps(ctx, state):
-        check_references(top, {n.name for n in state.networks})
+        in_file(path, lambda: check_references(top, {n.name for n in state.networks}))
         return plan_apply(ctx, top, state, prune, cfg)
 
     run(make_steps, fmt, dry_run, "apply")
@@ -117,8 +125,9 @@ def apply(path, dry_run, prune, fmt):
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @FORMAT
 def destroy(path, dry_run, fmt):
-    """Remove the sandboxes and networks a topology file declares, as one transaction.
+    """Remove the lab a topology file declares, as one transaction.
 
+    Its sandboxes (with their endpoints) and networks go, whatever made them.
     A declared network that still has endpoints of sandboxes the file does not declare is
     refused with exit 4 naming them, and nothing is changed. What the file declares but the
     state does not have is skipped (nothing to do).

@@ -67,7 +67,7 @@ def run_line(root: click.Context, argv: list[str]) -> tuple[int, str | None]:
               help="Run every line even after a failure; exit with the first failure's code.")
 @click.pass_context
 def batch(click_ctx, path, keep_going):
-    """Run netctl commands, one per line, in one process under one lock.
+    """Run netctl commands from a file, one per line, under one lock.
 
     \b
     Lines use shell quoting; '#' starts a comment; blank lines are skipped; a leading

@@ -50,7 +50,7 @@ def test_the_issue_file_works_as_written(cli, tmp_path):
     assert endpoints(cli) == {"web@front": "10.10.0.2/24", "web@back": "10.20.0.2/24",
                               "db@back": "10.20.0.5/24"}
     db = json.loads(cli.ok("sandbox", "inspect", "db"))[0]
-    assert db["hostname"] == "database"
+    assert db["hostname"] == "database" and db["labels"] == {"netctl.project": "lab"}
     ep = json.loads(cli.ok("endpoint", "inspect", "back/db"))[0]
     assert ep["aliases"] == ["pg"]
     nets = {n["name"]: n for n in json.loads(cli.ok("network", "ls", "--format", "json"))}
