@@ -93,14 +93,17 @@ def apply(path, dry_run, prune, fmt):
       connect = ["front", { network = "back", ip = "10.20.0.5", aliases = ["pg"] }]
                                  # a connection: network ip ip6 mac aliases priority
 
-    netctl compares the file with the state and runs the difference (create, connect,
-    disconnect, reconnect, replace; remove with --prune) in one process, under one lock,
-    as ONE transaction: if a step fails everything done is undone, and the error names
-    the object and the file key. Replace: a network or sandbox whose fixed properties
-    (subnet, driver, options, hostname, DNS...) differ from the file is removed and made
-    again with its connections, but only if an apply of the same project made it
-    (label netctl.project); otherwise exit 4. Applying the same file again does nothing.
-    It prints the steps done (or with --dry-run, to be done) on stdout.
+    netctl compares the file with the state and runs the difference (create,
+    connect, disconnect, reconnect, update, replace; remove with --prune) in one
+    process, under one lock, as ONE transaction: if a step fails everything done
+    is undone, and the error names the object and the file key. A network whose
+    fixed properties (subnet, driver, options, labels...) differ from the file is
+    replaced (removed and made again, its connections too); a sandbox whose
+    hostname or DNS settings differ is updated in place. Both only if an apply of
+    the same project made it (label netctl.project); otherwise exit 4. Applying
+    the same file again does nothing ("nothing to do", exit 0). It prints the
+    steps done (with --dry-run: to be done) on stdout, a progress bar on a
+    terminal.
 
     \b
     Exit codes: 2 bad file (names the key path, e.g. sandboxes.web.connect[1]),

@@ -5,19 +5,21 @@ single command calls, inside the plan's one mutation (plan.py).  Phases, in orde
 disconnect, remove/replace sandboxes, remove/replace networks, create networks, create
 sandboxes, connect.  So addresses a removed connection frees are free for the new ones.
 
-Replace: a network or sandbox whose immutable properties differ from the file (a network's
-subnet, driver, options; a sandbox's hostname or DNS) is removed and created again, its
-declared connections made again afterwards.  Only what an apply of the same project made
-(label ``netctl.project``) is replaced or pruned; anything else that differs is a conflict
-(exit 4) before anything changes.
+Replace: a network whose fixed properties differ from the file (subnet, driver, options...)
+is removed and created again, its declared connections made again afterwards, all inside the
+one transaction (``replace_network``).  A sandbox whose hostname or DNS settings differ is
+updated in place: those live only in the state and the /etc/netns files.  Only what an apply
+of the same project made (label ``netctl.project``) is replaced, updated or pruned; anything
+else that differs is a conflict (exit 4) before anything changes.
 """
 
 from __future__ import annotations
 
 from ipaddress import ip_network
 
-from .. import validate
+from .. import lookup, validate
 from ..config import Config
+from ..drift import BRIDGE_LINK_LOCAL, bridge_addresses
 from ..errors import Conflict, NetctlError
 from ..model import Endpoint, Network, Sandbox, State
 from ..topology import PROJECT_LABEL, ConnSpec, NetSpec, SandboxSpec, Topology
@@ -65,8 +67,59 @@ def sandbox_request(spec: SandboxSpec, project: str) -> sandboxes.SandboxRequest
 def sandbox_differences(spec: SandboxSpec, sb: Sandbox) -> list[str]:
     want = sandboxes.build(sandbox_request(spec, ""))
     return [f"{f} {getattr(sb, f)!r} -> {getattr(want, f)!r}"
-            for f in ("hostname", "dns", "dns_search", "dns_options", "extra_hosts")
-            if getattr(sb, f) != getattr(want, f)]
+            for f in SANDBOX_FIELDS if getattr(sb, f) != getattr(want, f)]
+
+
+SANDBOX_FIELDS = ("hostname", "dns", "dns_search", "dns_options", "extra_hosts")
+
+
+def update_sandbox(ctx: Context, name: str, req: sandboxes.SandboxRequest) -> None:
+    """Hostname and DNS settings are only state and /etc/netns files (rendered after the
+    save): changed in place, no kernel step, the sandbox's connections untouched."""
+    want = sandboxes.build(req)
+    with ctx.mutation() as (state, _tx):
+        sb = lookup.sandbox(state, name)
+        for f in SANDBOX_FIELDS:
+            setattr(sb, f, getattr(want, f))
+
+
+def replace_network(ctx: Context, name: str, req: networks.NetworkRequest, cfg: Config | None) -> None:
+    """Remove network ``name`` and create it again from ``req``, undoably, inside a plan.
+
+    The old bridge cannot be deleted before the save (that cannot be undone), yet its
+    gateway addresses (and with them its connected routes) would make the new subnet look
+    taken: they are taken off as one undoable step, the old network is renamed out of the
+    way in memory, the new one is created, and the old one is removed (its bridge deleted
+    after the save, as ``network rm`` does).  Its endpoints were disconnected before."""
+    with ctx.mutation() as (state, tx):
+        old = lookup.network(state, name)
+        if old.driver == "bridge":
+            if old.bridge_adopted:
+                raise Conflict(f"network {name!r} uses a bridge netctl adopted ({old.bridge}): "
+                               "remove it by hand to change it")
+            k, cidrs = ctx.kernel, [c for c in bridge_addresses(old) if c != BRIDGE_LINK_LOCAL]
+            tx.step("bridge-release", lambda: [k.addr_del(old.bridge, c) for c in cidrs],
+                    lambda: [k.addr_add(old.bridge, c, nodad=":" in c) for c in cidrs])
+        old.name, old.subnets = f"{name}~replaced", []  # never saved: removed below
+        networks.create(ctx, req, config=cfg)
+        _raise_first(networks.remove(ctx, [old.id]))
+
+
+def disconnect(ctx: Context, net_name: str, sb_name: str) -> None:
+    """``network disconnect``, plus: the old interface's addresses are taken off at once, as
+    undoable steps.  Its deletion waits for the save, and until then its address and route
+    would block a reconnect to the same subnet in the same apply (a changed ``ip``, a
+    replaced network)."""
+    with ctx.mutation() as (state, tx):
+        net, sb = lookup.network(state, net_name), lookup.sandbox(state, sb_name)
+        old = [(e.ifname, [a for a in (e.ipv4, e.ipv6) if a])
+               for e in state.endpoints_in(sb) if e.network == net.id and e.ifname]
+        connect.disconnect(ctx, net_name, sb_name)
+        k = ctx.kernel
+        for ifname, cidrs in old:
+            for cidr in cidrs:
+                tx.step("addr-release", lambda i=ifname, c=cidr: k.addr_del(i, c, netns=sb_name),
+                        lambda i=ifname, c=cidr: k.addr_add(i, c, netns=sb_name, nodad=":" in c))
 
 
 def conn_matches(conn: ConnSpec, ep: Endpoint) -> bool:
@@ -109,7 +162,7 @@ class Planner:
         self.nets = {n.name: n for n in state.networks}
         self.sbs = {s.name: s for s in state.sandboxes}
         self.replaced_nets: dict[str, str] = {}
-        self.replaced_sbs: dict[str, str] = {}
+        self.updated_sbs: dict[str, str] = {}
         self.leaving: set[str] = set()  # endpoint IDs the plan removes
         self.phases: dict[str, list[Step]] = {k: [] for k in ("disc", "sb", "net", "newnet",
                                                                "newsb", "conn")}
@@ -132,20 +185,18 @@ class Planner:
             if why and not _owned(sb, self.p):
                 raise self._refuse(spec.key, "sandbox", spec.name, why)
             if why:
-                self.replaced_sbs[spec.name] = "; ".join(why)
-                self.leaving |= {e.id for e in self.state.endpoints_in(sb)}
+                self.updated_sbs[spec.name] = "; ".join(why)
 
     def _step(self, phase: str, action: str, kind: str, name: str, key: str, detail: str, run) -> None:
         self.phases[phase].append(Step(action, kind, name, key, detail, run))
 
     def sandboxes_phase(self, prune: bool) -> None:
         ctx = self.ctx
-        for name, why in self.replaced_sbs.items():
+        for name, why in self.updated_sbs.items():
             spec = self.top.sandboxes[name]
             req = sandbox_request(spec, self.p)
-            self._step("sb", "replace", "sandbox", name, spec.key, why,
-                       lambda n=name, r=req: (_raise_first(sandboxes.remove(ctx, [n])),
-                                              sandboxes.create(ctx, r)))
+            self._step("sb", "update", "sandbox", name, spec.key, why,
+                       lambda n=name, r=req: update_sandbox(ctx, n, r))
         for sb in self.state.sandboxes if prune else []:
             if _owned(sb, self.p) and sb.name not in self.top.sandboxes:
                 self.leaving |= {e.id for e in self.state.endpoints_in(sb)}
@@ -160,9 +211,8 @@ class Planner:
     def connections_phase(self) -> None:
         for spec in self.top.sandboxes.values():
             sb = self.sbs.get(spec.name)
-            kept = sb is not None and spec.name not in self.replaced_sbs
             have = {self.state.network_by_id(e.network).name: e
-                    for e in (self.state.endpoints_in(sb) if kept else [])}
+                    for e in (self.state.endpoints_in(sb) if sb is not None else [])}
             wanted = {c.network for c in spec.connect}
             for net_name, ep in have.items():
                 if net_name not in wanted and _owned(sb, self.p):  # a foreign sandbox keeps its own
@@ -173,10 +223,10 @@ class Planner:
     def _connection(self, spec: SandboxSpec, conn: ConnSpec, ep: Endpoint | None) -> None:
         name = f"{spec.name} -> {conn.network}"
         if ep is not None and conn.network in self.replaced_nets:
-            self._disconnect(spec, conn.network, ep, "network replaced")
+            self._disconnect(spec, conn.network, ep, "network replaced", conn.key)
             ep, why = None, "network replaced"
         elif ep is not None and not conn_matches(conn, ep):
-            self._disconnect(spec, conn.network, ep, "changed")
+            self._disconnect(spec, conn.network, ep, "changed", conn.key)
             ep, why = None, f"was {ep.ipv4 or ep.ipv6 or ''} {ep.aliases} priority {ep.priority}"
         else:
             why = ""
@@ -185,10 +235,11 @@ class Planner:
             self._step("conn", "reconnect" if why else "connect", "connection", name, conn.key, why,
                        lambda c=conn, r=req: connect.connect(self.ctx, c.network, spec.name, r, c.priority))
 
-    def _disconnect(self, spec: SandboxSpec, net_name: str, ep: Endpoint, why: str) -> None:
+    def _disconnect(self, spec: SandboxSpec, net_name: str, ep: Endpoint, why: str,
+                    key: str | None = None) -> None:
         self.leaving.add(ep.id)
-        self._step("disc", "disconnect", "connection", f"{spec.name} -> {net_name}", spec.key, why,
-                   lambda: connect.disconnect(self.ctx, net_name, spec.name))
+        self._step("disc", "disconnect", "connection", f"{spec.name} -> {net_name}", key or spec.key, why,
+                   lambda: disconnect(self.ctx, net_name, spec.name))
 
     def networks_phase(self, prune: bool) -> None:
         ctx, cfg = self.ctx, self.cfg
@@ -198,8 +249,7 @@ class Planner:
             if spec.name in self.replaced_nets:
                 self._check_free(spec.key, self.nets[spec.name])
                 self._step("net", "replace", "network", spec.name, spec.key, self.replaced_nets[spec.name],
-                           lambda n=spec.name, r=req: (_raise_first(networks.remove(ctx, [n])),
-                                                       networks.create(ctx, r, config=cfg)))
+                           lambda n=spec.name, r=req: replace_network(ctx, n, r, cfg))
             elif spec.name not in self.nets:
                 self._step("newnet", "create", "network", spec.name, spec.key, "",
                            lambda r=req: networks.create(ctx, r, config=cfg))

@@ -32,6 +32,9 @@ from ..txn import Transaction
 class Plan:
     def __init__(self, state: State, tx: Transaction, isolate: bool):
         self.state, self.tx, self.isolate = state, tx, isolate
+        #: every object of the state as loaded: what the plan removes keeps its kernel
+        #: objects until the save, and leftovers.py must not take them for a killed run's
+        self.known = {o.id for o in (*state.networks, *state.endpoints, *state.sandboxes)}
 
     @contextmanager
     def operation(self) -> Iterator[tuple[State, Transaction]]:

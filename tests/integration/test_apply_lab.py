@@ -152,3 +152,46 @@ def test_a_batch_stops_at_its_failing_line(cli, kern, tmp_path):
     code, _, err = cli("batch", "-f", str(cmds), "--continue")
     assert code == 4 and f"{cmds}:2:" in err and f"{cmds}:6:" in err
     assert sorted(cli.names("sandbox")) == ["a", "b"]
+
+
+@pytest.mark.parametrize("fault", [None, "bridge-release:after", "bridge-create:after", "veth-create"])
+def test_a_replace_is_part_of_the_one_transaction(cli, kern, lab_file, fault):
+    """front's MTU changes (a replace: its endpoints disconnected, the network made again,
+    web reconnected) and db's hostname (an update in place).  A fault anywhere in it leaves
+    kernel, state and /etc/netns exactly as before; without one, check finds no drift."""
+    cli.ok("apply", "-f", str(lab_file))
+    lab_file.write_text(lab_file.read_text().replace(
+        'subnet = "10.10.0.0/24"', 'subnet = "10.10.0.0/24"\noptions = { mtu = 1400 }').replace(
+        'hostname = "database"', 'hostname = "db2"'))
+    before, state = kernel_snapshot(kern), cli.state.read_bytes()
+    code, out, err = cli("apply", "-f", str(lab_file), env={"NETCTL_FAULT": fault} if fault else {})
+    if fault:
+        assert code == 1 and "injected fault" in err, err
+        assert diff(before, kernel_snapshot(kern)) == []
+        assert cli.state.read_bytes() == state
+        return
+    assert code == 0, err
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["disconnect", "update", "replace",
+                                                                  "reconnect"]
+    assert kern.link_get("eth2", netns="web").mtu == 1400
+    assert "db2" in (Path("/etc/netns/web/hosts").read_text())
+    cli.ok("check")
+    cli.ok("destroy", "-f", str(lab_file))
+
+
+@pytest.mark.parametrize("fault", [None, "addr-release:after", "veth-create:after"])
+def test_a_changed_address_reconnects_on_the_same_subnet(cli, kern, lab_file, fault):
+    """db's ip changes: disconnect and connect on the same network in one transaction (the
+    old interface, deleted only after the save, gives up its address and route at once)."""
+    cli.ok("apply", "-f", str(lab_file))
+    lab_file.write_text(lab_file.read_text().replace("10.20.0.5", "10.20.0.6"))
+    before, state = kernel_snapshot(kern), cli.state.read_bytes()
+    code, out, err = cli("apply", "-f", str(lab_file), env={"NETCTL_FAULT": fault} if fault else {})
+    if fault:
+        assert code == 1 and "sandboxes.db.connect[0]" in err, err
+        assert diff(before, kernel_snapshot(kern)) == [] and cli.state.read_bytes() == state
+        return
+    assert code == 0, err
+    assert inside(kern, "db") == {"eth1": ("10.20.0.6/24",)}
+    assert addresses(cli)["db@back"] == "10.20.0.6/24"
+    cli.ok("check")

@@ -206,3 +206,16 @@ def test_stdin_is_project_stdin(cli, tmp_path):
     assert res.exit_code == 0, res.stderr
     nets = json.loads(cli.ok("network", "inspect", "front"))
     assert nets[0]["labels"] == {"netctl.project": "stdin"}
+
+
+def test_a_changed_hostname_updates_the_sandbox_in_place(cli, tmp_path):
+    path = write(tmp_path, ISSUE_FILE)
+    cli.ok("apply", "-f", path)
+    before = json.loads(cli.ok("sandbox", "inspect", "db"))[0]
+    write(tmp_path, ISSUE_FILE.replace('hostname = "database"', 'hostname = "db2"\ndns = ["10.0.0.53"]'))
+    assert plan(cli, path) == [("update", "db", "sandboxes.db")]
+    cli.ok("apply", "-f", path)
+    after = json.loads(cli.ok("sandbox", "inspect", "db"))[0]
+    assert (after["hostname"], after["dns"]) == ("db2", ["10.0.0.53"])
+    assert (after["id"], after["endpoints"]) == (before["id"], before["endpoints"])
+    assert "db2" in (cli.etc / "web" / "hosts").read_text()
