@@ -17,21 +17,16 @@ from __future__ import annotations
 
 from ipaddress import ip_network
 
-from .. import lookup, validate
+from .. import validate
 from ..config import Config
-from ..drift import BRIDGE_LINK_LOCAL, bridge_addresses
 from ..errors import Conflict, NetctlError
 from ..model import Endpoint, Network, Sandbox, State
 from ..topology import PROJECT_LABEL, ConnSpec, NetSpec, SandboxSpec, Topology
 from . import connect, networks, plan, sandboxes
+from .apply_steps import SANDBOX_FIELDS, disconnect, raise_first, replace_network, update_sandbox
 from .context import Context
 from .endpoints import EndpointRequest
 from .plan import Step
-
-
-def _raise_first(result: tuple[list[str], list[NetctlError]]) -> None:
-    if result[1]:
-        raise result[1][0]
 
 
 def net_differences(spec: NetSpec, net: Network) -> list[str]:
@@ -68,58 +63,6 @@ def sandbox_differences(spec: SandboxSpec, sb: Sandbox) -> list[str]:
     want = sandboxes.build(sandbox_request(spec, ""))
     return [f"{f} {getattr(sb, f)!r} -> {getattr(want, f)!r}"
             for f in SANDBOX_FIELDS if getattr(sb, f) != getattr(want, f)]
-
-
-SANDBOX_FIELDS = ("hostname", "dns", "dns_search", "dns_options", "extra_hosts")
-
-
-def update_sandbox(ctx: Context, name: str, req: sandboxes.SandboxRequest) -> None:
-    """Hostname and DNS settings are only state and /etc/netns files (rendered after the
-    save): changed in place, no kernel step, the sandbox's connections untouched."""
-    want = sandboxes.build(req)
-    with ctx.mutation() as (state, _tx):
-        sb = lookup.sandbox(state, name)
-        for f in SANDBOX_FIELDS:
-            setattr(sb, f, getattr(want, f))
-
-
-def replace_network(ctx: Context, name: str, req: networks.NetworkRequest, cfg: Config | None) -> None:
-    """Remove network ``name`` and create it again from ``req``, undoably, inside a plan.
-
-    The old bridge cannot be deleted before the save (that cannot be undone), yet its
-    gateway addresses (and with them its connected routes) would make the new subnet look
-    taken: they are taken off as one undoable step, the old network is renamed out of the
-    way in memory, the new one is created, and the old one is removed (its bridge deleted
-    after the save, as ``network rm`` does).  Its endpoints were disconnected before."""
-    with ctx.mutation() as (state, tx):
-        old = lookup.network(state, name)
-        if old.driver == "bridge":
-            if old.bridge_adopted:
-                raise Conflict(f"network {name!r} uses a bridge netctl adopted ({old.bridge}): "
-                               "remove it by hand to change it")
-            k, cidrs = ctx.kernel, [c for c in bridge_addresses(old) if c != BRIDGE_LINK_LOCAL]
-            tx.step("bridge-release", lambda: [k.addr_del(old.bridge, c) for c in cidrs],
-                    lambda: [k.addr_add(old.bridge, c, nodad=":" in c) for c in cidrs])
-        old.name, old.subnets = f"{name}~replaced", []  # never saved: removed below
-        networks.create(ctx, req, config=cfg)
-        _raise_first(networks.remove(ctx, [old.id]))
-
-
-def disconnect(ctx: Context, net_name: str, sb_name: str) -> None:
-    """``network disconnect``, plus: the old interface's addresses are taken off at once, as
-    undoable steps.  Its deletion waits for the save, and until then its address and route
-    would block a reconnect to the same subnet in the same apply (a changed ``ip``, a
-    replaced network)."""
-    with ctx.mutation() as (state, tx):
-        net, sb = lookup.network(state, net_name), lookup.sandbox(state, sb_name)
-        old = [(e.ifname, [a for a in (e.ipv4, e.ipv6) if a])
-               for e in state.endpoints_in(sb) if e.network == net.id and e.ifname]
-        connect.disconnect(ctx, net_name, sb_name)
-        k = ctx.kernel
-        for ifname, cidrs in old:
-            for cidr in cidrs:
-                tx.step("addr-release", lambda i=ifname, c=cidr: k.addr_del(i, c, netns=sb_name),
-                        lambda i=ifname, c=cidr: k.addr_add(i, c, netns=sb_name, nodad=":" in c))
 
 
 def conn_matches(conn: ConnSpec, ep: Endpoint) -> bool:
@@ -201,7 +144,7 @@ class Planner:
             if _owned(sb, self.p) and sb.name not in self.top.sandboxes:
                 self.leaving |= {e.id for e in self.state.endpoints_in(sb)}
                 self._step("sb", "remove", "sandbox", sb.name, "(pruned)", "no longer in the file",
-                           lambda n=sb.name: _raise_first(sandboxes.remove(ctx, [n])))
+                           lambda n=sb.name: raise_first(sandboxes.remove(ctx, [n])))
         for spec in self.top.sandboxes.values():
             if spec.name not in self.sbs:
                 req = sandbox_request(spec, self.p)
@@ -257,7 +200,7 @@ class Planner:
             if _owned(net, self.p) and net.name not in self.top.networks and net.name not in referenced:
                 self._check_free("(pruned)", net)
                 self._step("net", "remove", "network", net.name, "(pruned)", "no longer in the file",
-                           lambda n=net.name: _raise_first(networks.remove(ctx, [n])))
+                           lambda n=net.name: raise_first(networks.remove(ctx, [n])))
 
     def _check_free(self, key: str, net: Network) -> None:
         blockers = _blockers(self.state, net, self.leaving)
@@ -297,7 +240,7 @@ def plan_destroy(ctx: Context, top: Topology, state: State) -> list[Step]:
         if sb is not None:
             leaving |= {e.id for e in state.endpoints_in(sb)}
             steps.append(Step("remove", "sandbox", sb.name, spec.key, "",
-                              lambda n=sb.name: _raise_first(sandboxes.remove(ctx, [n]))))
+                              lambda n=sb.name: raise_first(sandboxes.remove(ctx, [n]))))
     shared = []
     for spec in top.networks.values():
         net = next((n for n in state.networks if n.name == spec.name), None)
@@ -307,7 +250,7 @@ def plan_destroy(ctx: Context, top: Topology, state: State) -> list[Step]:
         if blockers:
             shared.append(f"{spec.key} ({net.name!r}): {', '.join(blockers)}")
         steps.append(Step("remove", "network", net.name, spec.key, "",
-                          lambda n=net.name: _raise_first(networks.remove(ctx, [n]))))
+                          lambda n=net.name: raise_first(networks.remove(ctx, [n]))))
     if shared:
         raise Conflict(f"shared with objects the file does not declare: {'; '.join(shared)}")
     return steps
