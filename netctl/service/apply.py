@@ -86,14 +86,15 @@ def _owned(obj, project: str) -> bool:
     return obj.labels.get(PROJECT_LABEL) == project
 
 
-def _blockers(state: State, net: Network, leaving: set[str]) -> list[str]:
-    """Endpoints on ``net`` that the plan does not take away (``leaving``: endpoint IDs)."""
+def _blockers(state: State, net: Network, leaving: set[str], shown: int = 5) -> list[str]:
+    """Endpoints on ``net`` that the plan does not take away (``leaving``: endpoint IDs),
+    the first ``shown`` named, so that one error line stays readable."""
     out = []
     for ep in state.endpoints_of(net):
         if ep.id not in leaving:
             who = state.sandbox_by_id(ep.sandbox).name if ep.sandbox else "no sandbox"
             out.append(f"endpoint {ep.name!r} ({who})")
-    return out
+    return out if len(out) <= shown else [*out[:shown], f"and {len(out) - shown} more"]
 
 
 class Planner:
