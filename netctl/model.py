@@ -159,6 +159,7 @@ class Sandbox:
     dns_search: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)
     extra_hosts: list[str] = field(default_factory=list)  # "name:ip"
+    labels: dict[str, str] = field(default_factory=dict)  # apply's netctl.project
     # <prefix><n> counters, one per prefix (spec §7.2: eth0, then net0), only ever going up.
     # ``next_ifindex`` is the single counter of state files written before: it stays the
     # start of every prefix not counted yet, so no name they handed out comes back.

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import InvalidInput
@@ -117,3 +118,20 @@ def render(rows: Sequence[dict[str, Any]], columns: Sequence[Column], fmt: str |
         out = [template(fmt, row) for row in rows]
         if out:
             print("\n".join(out))
+
+
+@contextmanager
+def progress(total: int, stream=None) -> Iterator[Callable[[Any], None] | None]:
+    """A progress bar (rich) on ``stream`` (stderr) when it is a terminal, for apply's
+    steps; None when piped, so scripts and logs see only the result."""
+    stream = stream or sys.stderr
+    if total < 2 or not stream.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(file=stream), transient=True) as bar:
+        task = bar.add_task("applying", total=total)
+        yield lambda step: bar.update(task, advance=1,
+                                      description=f"{step.action} {step.kind} {step.name}")

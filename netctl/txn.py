@@ -87,6 +87,13 @@ class Transaction:
             except Exception as exc:  # noqa: BLE001 - committed: the rest must still run
                 print(f"netctl: warning: {name}: {exc}", file=sys.stderr)
 
+    def adopt(self, inner: Transaction) -> None:
+        """Take over a finished inner transaction's undos and commit steps (a batch line
+        that succeeded): they now undo, or run, with this one."""
+        self._undo += inner._undo
+        self._on_commit += inner._on_commit
+        inner._undo, inner._on_commit = [], []
+
     def rollback(self) -> list[str]:
         """Run the undos newest-first; keep going past failures and report them."""
         failed = []

@@ -70,6 +70,7 @@ def sandbox(state: State, sb: Sandbox) -> dict[str, Any]:
         "dns_search": list(sb.dns_search),
         "dns_options": list(sb.dns_options),
         "extra_hosts": list(sb.extra_hosts),
+        "labels": dict(sb.labels),  # apply's netctl.project
         "endpoints": [
             {"name": e.name, "network": state.network_by_id(e.network).name, "ifname": e.ifname,
              "ipv4": e.ipv4, "ipv6": e.ipv6, "mac": e.mac}

@@ -17,8 +17,11 @@ def service(ctx: click.Context | None = None):
 
 
 def read_state():
-    """The state for a read-only command: no lock, no service layer (keeps ls cheap)."""
-    return click.get_current_context().find_root().obj.store.read()
+    """The state for a read-only command: no lock, no service layer (keeps ls cheap).
+    Inside ``netctl batch`` it is the batch's state so far (not saved until the end)."""
+    settings = click.get_current_context().find_root().obj
+    plan = getattr(settings._context, "plan", None)
+    return plan.state if plan is not None else settings.store.read()
 
 
 def config(ctx: click.Context | None = None):

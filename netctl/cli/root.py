@@ -170,13 +170,16 @@ def main(ctx: click.Context, state: str, lock_timeout: float, config: str, color
 
 
 def _register() -> None:
-    from . import completion, endpoint, network, sandbox, status
+    from . import apply, batch, completion, endpoint, network, sandbox, status
 
     main.add_command(network.network)
     main.add_command(endpoint.endpoint)
     main.add_command(sandbox.sandbox)
     main.add_command(status.status)
     main.add_command(completion.completion)
+    main.add_command(apply.apply)
+    main.add_command(apply.destroy)
+    main.add_command(batch.batch)
     __import__(f"{__package__}.maintenance", fromlist=["register"]).register(main)  # check, gc, restore
 
 

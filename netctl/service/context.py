@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import drift, etcfiles, interrupts
 from ..errors import PermissionDenied
@@ -32,6 +33,9 @@ class Context:
     _sid_saved: bool = field(default=False, repr=False)  # the state file holds its identity
     #: links a killed run created but never marked, as check reports them (intents.py)
     unmarked: dict[tuple[str | None, str], str] = field(default_factory=dict, repr=False)
+    #: an open plan (plan.py: apply, batch): mutations and locked reads nest in its one
+    #: lock, load, transaction and save instead of taking their own
+    plan: Any = field(default=None, repr=False)
 
     @property
     def journal(self) -> Path:
@@ -55,7 +59,8 @@ class Context:
             close()
 
     def read(self) -> State:
-        return self.store.read()
+        """The saved state; inside a plan (batch), the plan's state as changed so far."""
+        return self.plan.state if self.plan is not None else self.store.read()
 
     def require_privilege(self) -> None:
         if self._kernel is None and os.environ.get("NETCTL_FAKE_KERNEL"):
@@ -72,6 +77,9 @@ class Context:
     def locked(self, changing: bool) -> Iterator[State]:
         """The state under the lock, after taking over what a killed run left recorded in
         the intent journal (marking it only when ``changing``; see intents.py)."""
+        if self.plan is not None:  # inside apply/batch: the plan's lock and state
+            yield self.plan.state
+            return
         with self.store.locked() as state:
             self._sid_saved, self.unmarked = state.state_id is not None, {}
             if self.journal.exists():  # rare: only after a kill; else no kernel is opened
@@ -80,6 +88,10 @@ class Context:
 
     @contextmanager
     def mutation(self) -> Iterator[tuple[State, Transaction]]:
+        if self.plan is not None:  # one operation of a plan: no lock, load or save of its own
+            with self.plan.operation() as frame:
+                yield frame
+            return
         self.require_privilege()
         with self.locked(changing=True) as state:
             self._state = state

@@ -20,11 +20,21 @@ from ..model import Sandbox, State
 from .context import Context
 
 
+def _ids(ctx: Context, state: State) -> set[str]:
+    """The state's objects; inside an apply also those the plan removed so far: their kernel
+    objects go only after the save, and deleting them now could not be undone."""
+    ids = object_ids(state)
+    plan = ctx.plan
+    if plan is not None and not plan.isolate:
+        ids |= plan.known
+    return ids
+
+
 def clear_sandbox(ctx: Context, state: State, sb: Sandbox) -> list[str]:
     """Delete orphan links inside ``sb``'s namespace (their host ends go with them), and
     send back to the host the interface of an endpoint that state says is parked (a join
     killed after its move): both would collide with the ``eth<n>`` the counter hands out."""
-    k, ids = ctx.kernel, object_ids(state)
+    k, ids = ctx.kernel, _ids(ctx, state)
     parked = {e.id: e for e in state.endpoints if e.sandbox is None and e.sandbox_ifname}
     done = []
     for link in k.links(netns=sb.name):
@@ -41,7 +51,7 @@ def clear_sandbox(ctx: Context, state: State, sb: Sandbox) -> list[str]:
 def clear_bridges(ctx: Context, state: State) -> list[str]:
     """Delete orphan bridges: a killed ``network create`` leaves one carrying the gateway
     address, whose route would make the same subnet look taken by the host."""
-    ids = object_ids(state)
+    ids = _ids(ctx, state)
     gone = [x.name for x in ctx.kernel.links() if x.kind == "bridge" and is_orphan(x, ids, state.state_id)]
     for name in gone:
         ctx.kernel.link_delete(name)
@@ -53,7 +63,7 @@ def clear_namespace(ctx: Context, state: State, name: str) -> bool:
     k = ctx.kernel
     if name in {s.name for s in state.sandboxes} or not k.netns_exists(name):
         return False
-    if not is_orphan(k.link_get("lo", netns=name), object_ids(state), state.state_id):
+    if not is_orphan(k.link_get("lo", netns=name), _ids(ctx, state), state.state_id):
         return False
     k.netns_delete(name)
     remove_sandbox_files(name)

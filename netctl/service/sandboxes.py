@@ -20,6 +20,7 @@ class SandboxRequest:
     dns_search: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)
     add_hosts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # k=v (apply records its project here)
 
 
 def _extra_host(entry: str) -> str:
@@ -39,7 +40,11 @@ def _build(req: SandboxRequest) -> Sandbox:
         dns_search=_search(req.dns_search),
         dns_options=[_option(o) for o in req.dns_options],
         extra_hosts=[_extra_host(h) for h in req.add_hosts],
+        labels=validate.labels(req.labels),
     )
+
+
+build = _build  # for apply: a file's sandbox, normalised as `sandbox create` would store it
 
 
 def _search(domains: list[str]) -> list[str]:

@@ -203,7 +203,51 @@ class EndpointCreate:
         run.ok("endpoint", "rm", f"ce-{i}", f"ce-other-{i}")
 
 
-COMMANDS = [NetworkCreate, SandboxCreate, NetworkConnect, NetworkDisconnect, SandboxRemove, EndpointCreate]
+LAB = """project = "crash-{n}"
+[networks.ca-f-{n}]
+subnet = "10.86.{o}.0/24"
+[networks.ca-b-{n}]
+subnet = "10.87.{o}.0/24"
+[sandboxes.ca-w-{n}]
+connect = ["ca-f-{n}", "ca-b-{n}"]
+[sandboxes.ca-d-{n}]
+connect = [{{ network = "ca-b-{n}", ip = "10.87.{o}.5", aliases = ["pg"] }}]
+"""
+
+
+class Apply:
+    """``netctl apply`` of a whole lab: one transaction, so a kill leaves none of it or all."""
+
+    noun = "apply"
+
+    def _file(self, run: Forked, i: int, other: bool = False) -> str:
+        name = f"{i}x" if other else str(i)
+        path = run.state.with_name(f"lab-{name}.toml")
+        path.write_text(LAB.format(n=name, o=i + 100 if other else i))
+        return str(path)
+
+    def prepare(self, run: Forked, i: int) -> list[str]:
+        return ["apply", "-f", self._file(run, i)]
+
+    def expected(self, old: dict, new: dict, i: int) -> bool:
+        nets = {n["id"] for n in new["networks"] if n["name"].endswith(f"-{i}")}
+        out = _strip(_strip(new, "networks", lambda n: n["id"] in nets), "endpoints",
+                     lambda e: e["network"] in nets)
+        out = _strip(out, "sandboxes", lambda s: s["name"] in (f"ca-w-{i}", f"ca-d-{i}"))
+        return out == old and len(new["endpoints"]) == len(old["endpoints"]) + 3
+
+    def follow_up(self, run: Forked, i: int, completed: bool) -> None:
+        other = self._file(run, i, other=True)  # another lab (ca-*-{i}x) goes up next to it
+        run.ok("apply", "-f", other)
+        if not completed:  # what the killed run left does not block the same file
+            run.ok("apply", "-f", self._file(run, i))
+        _assert_joined(run, f"ca-d-{i}")
+        run.ok("destroy", "-f", other)
+        run.ok("destroy", "-f", self._file(run, i))
+
+
+COMMANDS = [NetworkCreate, SandboxCreate, NetworkConnect, NetworkDisconnect, SandboxRemove, EndpointCreate,
+            Apply]
 
 
 def learn_steps(run: Forked, command, i: int) -> tuple[list[str], float]:

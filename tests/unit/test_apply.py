@@ -1,0 +1,221 @@
+"""``netctl apply``/``destroy`` over the fake kernel: the file's checks (exit 2 naming the key
+path, nothing changed), the plan (the diff of file and state), one transaction, one save."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ISSUE_FILE = """
+[networks.front]
+subnet = "10.10.0.0/24"
+[networks.back]
+subnet = "10.20.0.0/24"
+internal = true
+[sandboxes.web]
+connect = ["front", "back"]
+[sandboxes.db]
+hostname = "database"
+connect = [{ network = "back", ip = "10.20.0.5", aliases = ["pg"] }]
+"""
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def write(tmp_path: Path, text: str, name: str = "lab.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def plan(cli, path: str, *extra: str) -> list[tuple[str, str, str]]:
+    rows = json.loads(cli.ok("apply", "-f", path, "--dry-run", "--format", "json", *extra))
+    return [(r["action"], r["name"], r["key"]) for r in rows]
+
+
+def endpoints(cli) -> dict[str, tuple[str, list[str]]]:
+    rows = json.loads(cli.ok("endpoint", "ls", "--format", "json"))
+    return {f"{r['sandbox']}@{r['network']}": r["ipv4"] for r in rows}
+
+
+def snapshot(cli) -> tuple[bytes, bytes]:
+    kernel = cli.kernel_file.read_bytes() if cli.kernel_file.exists() else b""
+    return cli.state_bytes(), kernel
+
+
+def test_the_issue_file_works_as_written(cli, tmp_path):
+    path = write(tmp_path, ISSUE_FILE)
+    cli.ok("apply", "-f", path)
+    assert endpoints(cli) == {"web@front": "10.10.0.2/24", "web@back": "10.20.0.2/24",
+                              "db@back": "10.20.0.5/24"}
+    db = json.loads(cli.ok("sandbox", "inspect", "db"))[0]
+    assert db["hostname"] == "database" and db["labels"] == {"netctl.project": "lab"}
+    ep = json.loads(cli.ok("endpoint", "inspect", "back/db"))[0]
+    assert ep["aliases"] == ["pg"]
+    nets = {n["name"]: n for n in json.loads(cli.ok("network", "ls", "--format", "json"))}
+    assert nets["back"]["internal"] is True
+    assert nets["front"]["labels"] == {"netctl.project": "lab"}
+
+
+def test_applying_twice_is_nothing_to_do_and_changes_nothing(cli, tmp_path, monkeypatch):
+    path = write(tmp_path, ISSUE_FILE)
+    cli.ok("apply", "-f", path)
+    before = snapshot(cli)
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("NETCTL_TRACE", str(trace))
+    res = cli("apply", "-f", path)
+    assert (res.code, res.out) == (0, "")
+    assert "nothing to do" in res.err
+    assert snapshot(cli) == before
+    assert not trace.exists()  # not one kernel step, not even the save
+
+
+def test_one_apply_is_one_save_and_one_files_pass(cli, tmp_path, monkeypatch):
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("NETCTL_TRACE", str(trace))
+    cli.ok("apply", "-f", write(tmp_path, ISSUE_FILE))
+    steps = trace.read_text().split()
+    assert steps.count("save") == 1 and steps.count("files") == 1
+    assert steps.count("netns-create") == 2 and steps.count("veth-create") == 3
+
+
+@pytest.mark.parametrize("text, where", [
+    ("[sandboxes.web]\nconect = ['front']\n", "sandboxes.web.conect: unknown key"),
+    ("[networks.front]\nsubnet = 10\n", "networks.front.subnet: expected array of strings"),
+    ("[networks.front]\n[sandboxes.web]\nconnect = ['front', 'nowhere']\n",
+     "sandboxes.web.connect[1]: network 'nowhere' is neither in the file nor in the state"),
+    ("[networks.n]\n[sandboxes.web]\nconnect = ['n', { network = 'n', ip = '10.0.0.300' }]\n",
+     "sandboxes.web.connect[1].ip: invalid ip"),
+    ("[networks.n]\n[sandboxes.web]\nconnect = [{ ip = '10.1.0.3' }]\n",
+     "sandboxes.web.connect[0].network: missing"),
+    ("[networks.n]\n[sandboxes.web]\nconnect = [{ network = 'n', priority = 'high' }]\n",
+     "sandboxes.web.connect[0].priority: expected integer"),
+    ("[sandboxes.web]\nextra_hosts = ['nocolon']\n", "sandboxes.web: invalid --add-host"),
+    ("[networks.n]\noptions = { colour = 'blue' }\n", "networks.n.options: unknown option"),
+    ("[networks.n]\nsubnet = '10.1.0.1/24'\n", "networks.n.subnet: invalid subnet 10.1.0.1/24: host bits"),
+    ("[nets.n]\n", "nets: unknown key"),
+    ("project = 3\n", "project: expected string"),
+    ("[networks.n\n", "not valid TOML"),
+])
+def test_a_bad_file_is_exit_2_naming_the_key_before_anything_changes(cli, tmp_path, text, where):
+    res = cli("apply", "-f", write(tmp_path, text))
+    assert res.code == 2, res.err
+    assert where in res.err and res.err.count("\n") == 1
+    assert snapshot(cli) == (b"", b"")
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(cli, tmp_path):
+    path = write(tmp_path, ISSUE_FILE)
+    assert plan(cli, path) == [
+        ("create", "front", "networks.front"), ("create", "back", "networks.back"),
+        ("create", "web", "sandboxes.web"), ("create", "db", "sandboxes.db"),
+        ("connect", "web -> front", "sandboxes.web.connect[0]"),
+        ("connect", "web -> back", "sandboxes.web.connect[1]"),
+        ("connect", "db -> back", "sandboxes.db.connect[0]"),
+    ]
+    table = cli.ok("apply", "-f", path, "--dry-run")
+    assert table.splitlines()[0].split() == ["ACTION", "KIND", "NAME", "KEY", "DETAIL"]
+    assert snapshot(cli) == (b"", b"")
+
+
+def test_a_changed_file_changes_only_what_differs(cli, tmp_path):
+    path = write(tmp_path, ISSUE_FILE)
+    cli.ok("apply", "-f", path)
+    before = endpoints(cli)
+    changed = ISSUE_FILE.replace('connect = ["front", "back"]', 'connect = ["front"]').replace(
+        'aliases = ["pg"] }]', 'aliases = ["pg"] }, "front"]')
+    write(tmp_path, changed)
+    assert plan(cli, path) == [("disconnect", "web -> back", "sandboxes.web"),
+                               ("connect", "db -> front", "sandboxes.db.connect[1]")]
+    cli.ok("apply", "-f", path)
+    after = endpoints(cli)
+    del before["web@back"]
+    assert after == {**before, "db@front": "10.10.0.3/24"}
+
+
+def test_a_different_subnet_replaces_the_network_and_remakes_its_connections(cli, tmp_path):
+    path = write(tmp_path, ISSUE_FILE)
+    cli.ok("apply", "-f", path)
+    write(tmp_path, ISSUE_FILE.replace("10.10.0.0/24", "10.11.0.0/24"))
+    assert [a for a, _, _ in plan(cli, path)] == ["disconnect", "replace", "reconnect"]
+    cli.ok("apply", "-f", path)
+    assert endpoints(cli)["web@front"] == "10.11.0.2/24"
+    assert plan(cli, path) == []
+
+
+def test_what_apply_did_not_make_is_never_replaced_or_pruned(cli, tmp_path):
+    cli.ok("network", "create", "front", "--subnet", "10.10.0.0/24")
+    cli.ok("network", "create", "mine", "--subnet", "10.99.0.0/24")
+    path = write(tmp_path, ISSUE_FILE.replace("10.10.0.0/24", "10.11.0.0/24"))
+    res = cli("apply", "-f", path)
+    assert res.code == 4 and "networks.front: network 'front' exists but differs" in res.err
+    write(tmp_path, ISSUE_FILE)
+    cli.ok("apply", "-f", path, "--prune")
+    assert ("remove", "mine", "(pruned)") not in plan(cli, path, "--prune")
+    write(tmp_path, 'project = "lab"\n[networks.front]\nsubnet = "10.10.0.0/24"\n')
+    assert plan(cli, path, "--prune") == [("remove", "web", "(pruned)"), ("remove", "db", "(pruned)"),
+                                          ("remove", "back", "(pruned)")]
+    cli.ok("apply", "-f", path, "--prune")
+    names = cli.ok("network", "ls", "-q").split()
+    assert sorted(names) == ["front", "mine"] and cli.ok("sandbox", "ls", "-q") == ""
+
+
+def test_a_failing_step_undoes_the_whole_plan_and_names_the_key(cli, tmp_path, monkeypatch):
+    path = write(tmp_path, ISSUE_FILE)
+    monkeypatch.setenv("NETCTL_FAULT", "route-add")  # the first connect, after 2 bridges, 2 netns
+    res = cli("apply", "-f", path)
+    assert res.code == 1
+    assert "sandboxes.web.connect[0]: connect connection 'web -> front': injected fault" in res.err
+    assert cli.state_bytes() == b""
+    kernel = cli.kernel()
+    assert [link.name for link in kernel.links()] == ["lo"] and kernel.netns_list() == []
+
+
+def test_destroy_refuses_what_is_shared_and_removes_the_rest(cli, tmp_path):
+    path = write(tmp_path, ISSUE_FILE)
+    cli.ok("apply", "-f", path)
+    cli.ok("sandbox", "create", "other")
+    cli.ok("network", "connect", "back", "other")
+    before = snapshot(cli)
+    res = cli("destroy", "-f", path)
+    assert res.code == 4 and "networks.back ('back'): endpoint 'other' (other)" in res.err
+    assert snapshot(cli) == before
+    cli.ok("sandbox", "rm", "other")
+    cli.ok("destroy", "-f", path)
+    assert cli.ok("network", "ls", "-q") == "" and cli.ok("sandbox", "ls", "-q") == ""
+    assert cli.kernel().netns_list() == []
+    res = cli("destroy", "-f", path)
+    assert res.code == 0 and "nothing to do" in res.err
+
+
+@pytest.mark.parametrize("name", ["small-lab", "three-tier", "scale-200"])
+def test_the_examples_plan_and_apply(cli, tmp_path, name, monkeypatch):
+    monkeypatch.setenv("NETCTL_TRACE", str(tmp_path / "trace"))
+    path = str(EXAMPLES / f"{name}.toml")
+    cli.ok("apply", "-f", path)
+    assert (tmp_path / "trace").read_text().split().count("save") == 1
+    assert plan(cli, path) == []
+    cli.ok("destroy", "-f", path)
+    assert cli.ok("sandbox", "ls", "-q") == ""
+
+
+def test_stdin_is_project_stdin(cli, tmp_path):
+    res = cli.runner.invoke(__import__("netctl.cli", fromlist=["main"]).main,
+                            ["apply", "-f", "-"], input=ISSUE_FILE)
+    assert res.exit_code == 0, res.stderr
+    nets = json.loads(cli.ok("network", "inspect", "front"))
+    assert nets[0]["labels"] == {"netctl.project": "stdin"}
+
+
+def test_a_changed_hostname_updates_the_sandbox_in_place(cli, tmp_path):
+    path = write(tmp_path, ISSUE_FILE)
+    cli.ok("apply", "-f", path)
+    before = json.loads(cli.ok("sandbox", "inspect", "db"))[0]
+    write(tmp_path, ISSUE_FILE.replace('hostname = "database"', 'hostname = "db2"\ndns = ["10.0.0.53"]'))
+    assert plan(cli, path) == [("update", "db", "sandboxes.db")]
+    cli.ok("apply", "-f", path)
+    after = json.loads(cli.ok("sandbox", "inspect", "db"))[0]
+    assert (after["hostname"], after["dns"]) == ("db2", ["10.0.0.53"])
+    assert (after["id"], after["endpoints"]) == (before["id"], before["endpoints"])
+    assert "db2" in (cli.etc / "web" / "hosts").read_text()
