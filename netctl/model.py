@@ -178,6 +178,8 @@ class State:
     state_id: str | None = None
     pool_index: int = 0  # round-robin start into the default pools (libnetwork keeps it in memory)
     ula_prefix: str | None = None  # random fdxx::/48 that --ipv6 carves /64s from
+    # forwarding sysctls netctl turned on ("net.ipv4.ip_forward"); it never turns them off
+    sysctls: list[str] = field(default_factory=list)
     networks: list[Network] = field(default_factory=list)
     endpoints: list[Endpoint] = field(default_factory=list)
     sandboxes: list[Sandbox] = field(default_factory=list)

@@ -134,7 +134,7 @@ class Settings:
         if self._context is None:
             from ..service.context import Context
 
-            self._context = Context(self.store)
+            self._context = Context(self.store, config_path=self.config_path)
         return self._context
 
 

@@ -32,6 +32,8 @@ class Context:
     _sid_saved: bool = field(default=False, repr=False)  # the state file holds its identity
     #: links a killed run created but never marked, as check reports them (intents.py)
     unmarked: dict[tuple[str | None, str], str] = field(default_factory=dict, repr=False)
+    config_path: str | None = None  # netctl.toml: read once, when the firewall asks (firewall/sync.py)
+    _firewall: object = field(default=None, repr=False)  # sync.Firewall, made on first use
 
     @property
     def journal(self) -> Path:

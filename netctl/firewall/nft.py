@@ -1,0 +1,154 @@
+"""Talking to nftables and to the forwarding sysctls: the firewall's only I/O.
+
+``nft -f -`` in a subprocess (one batch = one kernel transaction), not libnftables' Python
+binding: Debian ships that binding outside any venv, and a process costs ~5 ms against a
+network create's ~100 ms.  Only ``table inet netctl`` and ``table bridge netctl`` are ever
+listed or changed; the one wider read is ``nft -j list chains`` (names, hooks, policies) for
+``check``'s warning about other tables' drop policies.
+
+``FakeNft`` keeps the same facts in a JSON file beside the fake kernel's (unit tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..errors import KernelError
+from .rules import FAMILIES, TABLE
+
+MISSING = ("nftables is needed for this network's NAT and isolation rules: install it "
+           "(Debian: apt install nftables), or set firewall = false in netctl.toml")
+SYSCTL_DIR = Path("/proc/sys")
+
+
+class Nft:
+    def __init__(self, binary: str | None = None):
+        self.binary = binary or shutil.which("nft")
+
+    def _run(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
+        if self.binary is None:
+            raise KernelError(MISSING)
+        return subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True,
+                              timeout=30)
+
+    def version(self) -> str | None:
+        if self.binary is None:
+            return None
+        out = self._run(["--version"]).stdout.split()
+        return out[1].lstrip("v") if len(out) > 1 else None
+
+    def table(self, family: str) -> str:
+        """``nft list table FAMILY netctl`` text, '' when there is no such table."""
+        proc = self._run(["list", "table", family, TABLE])
+        if proc.returncode == 0:
+            return proc.stdout
+        if "No such file or directory" in proc.stderr:
+            return ""
+        raise KernelError(_failure("list table", proc.stderr))
+
+    def tables(self) -> dict[str, str]:
+        return {f: self.table(f) for f in FAMILIES}
+
+    def apply(self, script: str) -> None:
+        """Run one batch: the kernel applies all of it or none of it."""
+        if not script:
+            return
+        proc = self._run(["-f", "-"], stdin=script)
+        if proc.returncode != 0:
+            raise KernelError(_failure("apply", proc.stderr))
+
+    def chains(self) -> list[dict]:
+        """Every base/regular chain's family, table, name, hook and policy (read-only)."""
+        proc = self._run(["-j", "list", "chains"])
+        if proc.returncode != 0:
+            raise KernelError(_failure("list chains", proc.stderr))
+        items = json.loads(proc.stdout or "{}").get("nftables", [])
+        return [i["chain"] for i in items if "chain" in i]
+
+    def sysctl(self, key: str) -> str | None:
+        try:
+            return (SYSCTL_DIR / key.replace(".", "/")).read_text().strip()
+        except OSError:
+            return None
+
+    def set_sysctl(self, key: str, value: str) -> None:
+        try:
+            (SYSCTL_DIR / key.replace(".", "/")).write_text(value + "\n")
+        except OSError as exc:
+            raise KernelError(f"sysctl {key}={value}: {exc.strerror}", exc.errno) from None
+
+
+def _failure(what: str, stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    text = lines[0] if lines else "failed"
+    if "Operation not supported" in stderr or "Protocol not supported" in stderr:
+        return f"nftables: the kernel lacks nf_tables support ({text}); " \
+               "load nf_tables or set firewall = false in netctl.toml"
+    return f"nft {what}: {text.removeprefix('Error: ')}"
+
+
+class FakeNft(Nft):
+    """The tables and sysctls as a JSON file; ``{"missing": true}`` plays a host without nft."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.binary = None if self._load().get("missing") else "nft"
+
+    def _load(self) -> dict:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, data: dict) -> None:
+        self.path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+    def version(self) -> str | None:
+        return None if self.binary is None else "fake"
+
+    def table(self, family: str) -> str:
+        if self.binary is None:
+            raise KernelError(MISSING)
+        return self._load().get("tables", {}).get(family, "")
+
+    def apply(self, script: str) -> None:
+        if self.binary is None:
+            raise KernelError(MISSING)
+        data = self._load()
+        data["tables"] = apply_script(data.get("tables", {}), script)
+        self._save(data)
+
+    def chains(self) -> list[dict]:
+        return list(self._load().get("foreign_chains", []))
+
+    def sysctl(self, key: str) -> str | None:
+        return self._load().get("sysctl", {}).get(key, "0")
+
+    def set_sysctl(self, key: str, value: str) -> None:
+        data = self._load()
+        data.setdefault("sysctl", {})[key] = value
+        self._save(data)
+
+
+def apply_script(tables: dict[str, str], script: str) -> dict[str, str]:
+    """What ``nft -f`` does with the batches ``rules.script`` writes (add, delete, define)."""
+    out, lines, i = dict(tables), script.splitlines(), 0
+    while i < len(lines):
+        words = lines[i].split()
+        if words[:1] == ["delete"]:
+            out.pop(words[2], None)
+        elif words[-1:] == ["{"]:
+            end = lines.index("}", i)
+            out[words[1]] = "\n".join(lines[i:end + 1]) + "\n"
+            i = end
+        i += 1
+    return out
+
+
+def open_nft() -> Nft:
+    fake = os.environ.get("NETCTL_FAKE_KERNEL")
+    return FakeNft(fake + ".nft.json") if fake else Nft()

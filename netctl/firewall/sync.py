@@ -1,0 +1,107 @@
+"""The firewall step of a command's transaction: make the kernel's netctl tables what the
+state says, in one nftables batch, with an undo that puts back the exact previous text.
+
+Only commands that change what the rules derive from call ``sync`` (network create/rm,
+prune, check --repair, restore); a plain connect never runs ``nft``.  With ``firewall =
+false`` in netctl.toml nothing here touches the host at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import KernelError
+from ..model import State
+from . import rules
+from .nft import MISSING, Nft, open_nft
+
+
+@dataclass
+class Firewall:
+    on: bool
+    nft: Nft
+
+
+def of(ctx) -> Firewall:
+    """The context's firewall: the config's switch and the nft backend, made once."""
+    if ctx._firewall is None:
+        from ..config import load
+
+        ctx._firewall = Firewall(load(ctx.config_path).firewall, open_nft())
+    return ctx._firewall
+
+
+def needed(state: State) -> bool:
+    return any(rules.firewalled(n) for n in state.networks)
+
+
+def require(ctx, net) -> None:
+    """Refuse early (exit 1, nothing done) when ``net`` needs rules and nft is missing."""
+    fw = of(ctx)
+    if fw.on and rules.firewalled(net) and fw.nft.binary is None:
+        raise KernelError(MISSING)
+
+
+def sync(ctx, state: State, tx) -> None:
+    """Apply the tables and forwarding sysctls ``state`` wants, as undoable steps."""
+    fw = of(ctx)
+    if not fw.on:
+        return
+    if fw.nft.binary is None:
+        return  # no nft: nothing of ours can exist (``require`` refused what needs rules)
+    new = rules.render(state)
+    old = fw.nft.tables()
+    if old != new:
+        tx.step("firewall", lambda: fw.nft.apply(rules.script(old, new)),
+                lambda: fw.nft.apply(rules.script(new, old)))
+    for key in rules.forwarding(state):
+        _forwarding_on(fw.nft, state, key, tx)
+
+
+def _forwarding_on(nft: Nft, state: State, key: str, tx) -> None:
+    """Turn one forwarding sysctl on if it is off, and record that netctl did."""
+    before = nft.sysctl(key)
+    if before is None or before.strip() == "1":
+        return
+    tx.step("forwarding", lambda: nft.set_sysctl(key, "1"), lambda: nft.set_sysctl(key, before))
+    if key not in state.sysctls:
+        state.sysctls.append(key)
+
+
+def drift(ctx, state: State) -> list[str]:
+    """How the kernel's netctl tables differ from the state's (empty: they match)."""
+    fw = of(ctx)
+    if not fw.on:
+        return []
+    new = rules.render(state)
+    if fw.nft.binary is None:
+        return [f"table {f} netctl: nft is not installed" for f in rules.FAMILIES if new[f]]
+    out = []
+    for family, have in fw.nft.tables().items():
+        want = new[family]
+        if have == want:
+            continue
+        if not have:
+            out.append(f"table {family} netctl missing")
+        elif not want:
+            out.append(f"table {family} netctl present but the state wants none")
+        else:
+            out.append(f"table {family} netctl differs from the state")
+    return out
+
+
+def repair(ctx, state: State, tx) -> None:
+    sync(ctx, state, tx)
+
+
+def foreign_drops(ctx) -> list[str]:
+    """Base chains of other tables on the forward hook with policy drop: they drop what
+    netctl's table accepts (docker sets FORWARD to DROP).  Read-only."""
+    fw = of(ctx)
+    if not fw.on or fw.nft.binary is None:
+        return []
+    out = []
+    for c in fw.nft.chains():
+        if c.get("hook") == "forward" and c.get("policy") == "drop" and c.get("table") != rules.TABLE:
+            out.append(f"table {c.get('family')} {c.get('table')} chain {c.get('name')}")
+    return out
