@@ -24,7 +24,9 @@ def gather(state, config_path: str) -> dict[str, Any]:
     if not out["enabled"] or state is None or nft.binary is None:
         return out
     try:
-        out["tables_match"] = nft.tables() == rules.render(state)
+        me = state.state_id or "-"
+        want = rules.render(state, me)
+        out["tables_match"] = all(rules.ours(text, me) == want[f] for f, text in nft.tables().items())
     except (NetctlError, OSError) as exc:
         out["error"] = str(exc)
     return out

@@ -135,18 +135,30 @@ class FakeNft(Nft):
 
 
 def apply_script(tables: dict[str, str], script: str) -> dict[str, str]:
-    """What ``nft -f`` does with the batches ``rules.script`` writes (add, delete, define)."""
-    out, lines, i = dict(tables), script.splitlines(), 0
+    """What ``nft -f`` does with the batches ``rules.script`` writes, on listing texts."""
+    from .rules import blocks
+
+    chains = {f: dict(blocks(text)) for f, text in tables.items()}
+    lines, i = script.splitlines(), 0
     while i < len(lines):
         words = lines[i].split()
-        if words[:1] == ["delete"]:
-            out.pop(words[2], None)
+        if words[:2] == ["add", "table"]:
+            chains.setdefault(words[2], {})
+        elif words[:2] == ["add", "chain"]:
+            hook = lines[i].partition("{")[2].rstrip("} ").strip()
+            body = [f"\tchain {words[4]} {{"] + ([f"\t\t{hook}"] if hook else []) + ["\t}"]
+            chains[words[2]].setdefault(words[4], "\n".join(body))
+        elif words[:2] == ["delete", "chain"]:
+            del chains[words[2]][words[4]]
+        elif words[:2] == ["delete", "table"]:
+            del chains[words[2]]
         elif words[-1:] == ["{"]:
             end = lines.index("}", i)
-            out[words[1]] = "\n".join(lines[i:end + 1]) + "\n"
+            chains.setdefault(words[1], {}).update(blocks("\n".join(lines[i:end + 1])))
             i = end
         i += 1
-    return out
+    return {f: "\n".join([f"table {f} {TABLE} {{", "\n\n".join(c.values()), "}"]).replace("{\n\n}", "{\n}")
+            + "\n" for f, c in chains.items()}
 
 
 def open_nft() -> Nft:

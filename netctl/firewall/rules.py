@@ -1,15 +1,18 @@
 """The nftables text netctl wants for a state: pure, no I/O.
 
-Two tables, both netctl's alone, re-rendered whole from the state:
+Two tables are netctl's alone, ``table inet netctl`` and ``table bridge netctl``; inside them
+each state file owns the chains named ``<chain>-<state id>`` (several state files on one host
+never touch each other's chains).  What they hold, re-rendered whole from the state:
 
-- ``table inet netctl``: isolation between netctl networks and ``--internal`` in the forward
-  hook, masquerade/SNAT in postrouting.  One ``inet`` table covers IPv4 and IPv6, NAT included.
-- ``table bridge netctl``, only while some network has ``icc=false``: traffic between two
+- inet ``forward-S`` (+ ``isolate-S``): ``--internal`` networks cut off both ways, replies
+  of allowed connections accepted, new traffic between two netctl networks dropped;
+  ``postrouting-S``: masquerade/SNAT.  One ``inet`` table covers IPv4 and IPv6, NAT included.
+- bridge ``forward-S``, only while some network has ``icc=false``: traffic between two
   ports of one bridge is *bridged*, never routed, so the inet forward hook does not see it
   without ``br_netfilter``; the bridge family's forward hook does, without any module option.
 
-The text is written exactly as ``nft list table`` prints it, so drift is a string compare.
-An empty string means "this table should not exist".
+The chains are written exactly as ``nft list table`` prints them, so drift is a string
+compare of this state's chain blocks.
 """
 
 from __future__ import annotations
@@ -32,20 +35,18 @@ def _quote(name: str) -> str:
     return f'"{name}"'
 
 
-def _chain(name: str, hook: str | None, rules: list[str]) -> list[str]:
+FILTER = "type filter hook forward priority filter; policy accept;"
+NAT = "type nat hook postrouting priority srcnat; policy accept;"
+#: each family's chains of one state, in the order they are deleted (a jump's source first)
+CHAINS = {"inet": (("forward", FILTER), ("isolate", None), ("postrouting", NAT)),
+          "bridge": (("forward", FILTER),)}
+
+
+def _chain(name: str, hook: str | None, rules: list[str]) -> str:
     head = [f"\tchain {name} {{"]
     if hook:
         head.append(f"\t\t{hook}")
-    return head + [f"\t\t{r}" for r in rules] + ["\t}"]
-
-
-def _table(family: str, chains: list[list[str]]) -> str:
-    body: list[str] = []
-    for i, chain in enumerate(chains):
-        if i:
-            body.append("")
-        body += chain
-    return "\n".join([f"table {family} {TABLE} {{", *body, "}"]) + "\n"
+    return "\n".join(head + [f"\t\t{r}" for r in rules] + ["\t}"])
 
 
 def ula(subnet: str) -> bool:
@@ -68,11 +69,11 @@ def nat_rules(net: Network) -> list[str]:
     return out
 
 
-def forward_rules(nets: list[Network]) -> tuple[list[str], list[str]]:
+def forward_rules(nets: list[Network], isolate: str) -> tuple[list[str], list[str]]:
     """(forward, isolate): internal networks cut off both ways (replies included), then
     replies of allowed connections pass, then new traffic from one netctl network towards
     another is dropped (docker's ISOLATION-STAGE-1/2)."""
-    forward, isolate = [], []
+    forward, drops = [], []
     for net in nets:
         if net.internal:
             br = _quote(net.bridge)
@@ -81,9 +82,9 @@ def forward_rules(nets: list[Network]) -> tuple[list[str], list[str]]:
     for net in nets:
         if not net.internal:
             br = _quote(net.bridge)
-            forward.append(f"iifname {br} oifname != {br} jump isolate")
-            isolate.append(f"oifname {br} drop")
-    return forward, isolate
+            forward.append(f"iifname {br} oifname != {br} jump {isolate}")
+            drops.append(f"oifname {br} drop")
+    return forward, drops
 
 
 def icc_rules(net: Network) -> list[str]:
@@ -98,36 +99,73 @@ def icc_rules(net: Network) -> list[str]:
     return out
 
 
-def render(state: State) -> dict[str, str]:
-    """{family: table text} for every family netctl manages ('' = no table wanted)."""
+def render(state: State, sid: str) -> dict[str, list[str]]:
+    """{family: this state's chain blocks} ([] = no chains of this state wanted there)."""
     nets = [n for n in state.networks if firewalled(n)]
     if not nets:
-        return {f: "" for f in FAMILIES}
-    forward, isolate = forward_rules(nets)
+        return {f: [] for f in FAMILIES}
+    forward, drops = forward_rules(nets, f"isolate-{sid}")
     nat = [r for n in nets for r in nat_rules(n)]
-    inet = _table("inet", [
-        _chain("forward", "type filter hook forward priority filter; policy accept;", forward),
-        _chain("isolate", None, isolate),
-        _chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;", nat),
-    ])
+    inet = [_chain(f"forward-{sid}", FILTER, forward), _chain(f"isolate-{sid}", None, drops),
+            _chain(f"postrouting-{sid}", NAT, nat)]
     icc = [r for n in nets for r in icc_rules(n)]
-    bridge = _table("bridge", [
-        _chain("forward", "type filter hook forward priority filter; policy accept;", icc),
-    ]) if icc else ""
-    return {"inet": inet, "bridge": bridge}
+    return {"inet": inet, "bridge": [_chain(f"forward-{sid}", FILTER, icc)] if icc else []}
 
 
-def script(old: dict[str, str], new: dict[str, str]) -> str:
-    """One ``nft -f`` batch that turns the tables ``old`` into ``new`` atomically: each table
-    that changes is added (so the delete cannot fail), deleted and defined again."""
-    lines = []
-    for family in FAMILIES:
-        if old.get(family, "") == new.get(family, ""):
-            continue
-        lines += [f"table {family} {TABLE}", f"delete table {family} {TABLE}"]
-        if new.get(family):
-            lines.append(new[family].rstrip("\n"))
-    return "\n".join(lines) + ("\n" if lines else "")
+def blocks(listing: str) -> list[tuple[str, str]]:
+    """(chain name, block text) of every chain in a ``nft list table`` text."""
+    out, lines, i = [], listing.splitlines(), 0
+    while i < len(lines):
+        if lines[i].startswith("\tchain ") and lines[i].endswith(" {"):
+            end = lines.index("\t}", i)
+            out.append((lines[i].split()[1], "\n".join(lines[i:end + 1])))
+            i = end
+        i += 1
+    return out
+
+
+def ours(listing: str, sid: str) -> list[str]:
+    """This state's chain blocks in a listing, in listing order."""
+    return [text for name, text in blocks(listing) if name.endswith(f"-{sid}")]
+
+
+def alone(listing: str, sid: str) -> bool:
+    """Whether the table holds nothing but this state's chains (so it may go with them)."""
+    rest = listing
+    for text in ours(listing, sid):
+        rest = rest.replace(text, "")
+    return all(not line.strip() or line.startswith("table ") or line == "}"
+               for line in rest.splitlines())
+
+
+def _replace(family: str, sid: str, new: list[str]) -> str:
+    """Each chain of this state declared (so its delete cannot fail), deleted and, for
+    ``new``, defined again; the table is created if missing."""
+    table = f"{family} {TABLE}"
+    lines = [f"add table {table}"]
+    for name, hook in CHAINS[family]:
+        lines.append(f"add chain {table} {name}-{sid}" + (f" {{ {hook} }}" if hook else ""))
+    lines += [f"delete chain {table} {name}-{sid}" for name, _ in CHAINS[family]]
+    if new:
+        lines += [f"table {table} {{", "\n\n".join(new), "}"]
+    return "\n".join(lines) + "\n"
+
+
+def script(family: str, sid: str, listing: str, new: list[str]) -> str:
+    """One ``nft -f`` batch turning the table ``listing`` into one with this state's chains
+    ``new``; the table itself goes when nothing else would be left in it."""
+    if ours(listing, sid) == new:
+        return ""
+    if not new and alone(listing, sid):
+        return f"delete table {family} {TABLE}\n"
+    return _replace(family, sid, new)
+
+
+def restore_script(family: str, sid: str, listing: str) -> str:
+    """The undo of ``script``: back to ``listing`` (no table at all when it was empty)."""
+    if not listing:
+        return f"delete table {family} {TABLE}\n"
+    return _replace(family, sid, ours(listing, sid))
 
 
 def forwarding(state: State) -> list[str]:

@@ -42,18 +42,27 @@ def require(ctx, net) -> None:
         raise KernelError(MISSING)
 
 
+def sid(ctx, state: State) -> str:
+    """The state's identity names its chains; a state without one gets it now."""
+    if state.state_id is None:
+        ctx.mark("")
+    return state.state_id
+
+
 def sync(ctx, state: State, tx) -> None:
-    """Apply the tables and forwarding sysctls ``state`` wants, as undoable steps."""
+    """Apply the chains and forwarding sysctls ``state`` wants, as undoable steps."""
     fw = of(ctx)
-    if not fw.on:
-        return
-    if fw.nft.binary is None:
+    if not fw.on or fw.nft.binary is None:
         return  # no nft: nothing of ours can exist (``require`` refused what needs rules)
-    new = rules.render(state)
-    old = fw.nft.tables()
-    if old != new:
-        tx.step("firewall", lambda: fw.nft.apply(rules.script(old, new)),
-                lambda: fw.nft.apply(rules.script(new, old)))
+    if state.state_id is None and not needed(state):
+        return  # never had rules: no identity, no chains
+    me = sid(ctx, state)
+    new, old = rules.render(state, me), fw.nft.tables()
+    forward = "".join(rules.script(f, me, old[f], new[f]) for f in rules.FAMILIES)
+    if forward:
+        back = "".join(rules.restore_script(f, me, old[f]) for f in rules.FAMILIES
+                       if rules.script(f, me, old[f], new[f]))
+        tx.step("firewall", lambda: fw.nft.apply(forward), lambda: fw.nft.apply(back))
     for key in rules.forwarding(state):
         _forwarding_on(fw.nft, state, key, tx)
 
@@ -69,24 +78,25 @@ def _forwarding_on(nft: Nft, state: State, key: str, tx) -> None:
 
 
 def drift(ctx, state: State) -> list[str]:
-    """How the kernel's netctl tables differ from the state's (empty: they match)."""
+    """How the kernel's netctl chains of this state differ from the state (empty: match)."""
     fw = of(ctx)
     if not fw.on:
         return []
-    new = rules.render(state)
+    me = state.state_id or "-"
+    new = rules.render(state, me)
     if fw.nft.binary is None:
         return [f"table {f} netctl: nft is not installed" for f in rules.FAMILIES if new[f]]
     out = []
-    for family, have in fw.nft.tables().items():
-        want = new[family]
+    for family, listing in fw.nft.tables().items():
+        have, want = rules.ours(listing, me), new[family]
         if have == want:
             continue
         if not have:
-            out.append(f"table {family} netctl missing")
+            out.append(f"table {family} netctl: chains missing")
         elif not want:
-            out.append(f"table {family} netctl present but the state wants none")
+            out.append(f"table {family} netctl: chains the state does not want")
         else:
-            out.append(f"table {family} netctl differs from the state")
+            out.append(f"table {family} netctl: chains differ from the state")
     return out
 
 

@@ -68,8 +68,10 @@ def test_network_create(cli, kern):
     cli.ok("network", "create", "base", "--subnet", "10.76.0.0/24")
     steps = prove_rollback(cli, kern, "network", "create", "rb", "--ipv6", "--subnet", "10.77.0.0/24",
                            "-o", "mtu=1400")
-    assert steps == ["bridge-create", "bridge-mark", "bridge-addr4", "bridge-ipv6", "bridge-addr6",
-                     "bridge-addr-ll", "bridge-up", "save"]
+    # "forwarding" only while the suite's namespace still has it off (netctl never turns it off)
+    assert [s for s in steps if s != "forwarding"] == [
+        "bridge-create", "bridge-mark", "bridge-addr4", "bridge-ipv6", "bridge-addr6",
+        "bridge-addr-ll", "bridge-up", "firewall", "save"]
 
 
 def test_network_create_adopting_a_bridge(cli, kern):

@@ -16,18 +16,25 @@ def _net(name, subnets, **kw) -> Network:
                    subnets=[Subnet(s) for s in subnets], bridge=f"br-{name}", options=opts, **kw)
 
 
-def test_empty_state_wants_no_tables():
-    assert rules.render(State()) == {"inet": "", "bridge": ""}
+SID = "0123456789abcdef"
+
+
+def _render(state: State) -> dict[str, str]:
+    return {f: "\n\n".join(b) for f, b in rules.render(state, SID).items()}
+
+
+def test_empty_state_wants_no_chains():
+    assert rules.render(State(), SID) == {"inet": [], "bridge": []}
     null = _net("n", [], driver="null")
     null.bridge = None
-    assert rules.render(State(networks=[null])) == {"inet": "", "bridge": ""}
+    assert rules.render(State(networks=[null]), SID) == {"inet": [], "bridge": []}
 
 
 def test_masquerade_by_default_snat_with_host_ip_and_off_with_masquerade_false():
     a = _net("a", ["10.1.0.0/24"])
     b = _net("b", ["10.2.0.0/24"], options={"host_ip": "192.0.2.7"})
     c = _net("c", ["10.3.0.0/24"], options={"masquerade": "false"})
-    text = rules.render(State(networks=[a, b, c]))["inet"]
+    text = _render(State(networks=[a, b, c]))["inet"]
     assert '\t\tip saddr 10.1.0.0/24 oifname != "br-a" masquerade\n' in text
     assert '\t\tip saddr 10.2.0.0/24 oifname != "br-b" snat ip to 192.0.2.7\n' in text
     assert "10.3.0.0/24" not in text
@@ -36,7 +43,7 @@ def test_masquerade_by_default_snat_with_host_ip_and_off_with_masquerade_false()
 def test_ipv6_ula_is_masqueraded_a_global_subnet_is_routed_unchanged():
     ula = _net("u", ["10.1.0.0/24", "fd00:1::/64"], ipv6=True)
     glob = _net("g", ["10.2.0.0/24", "2001:db8::/64"], ipv6=True)
-    text = rules.render(State(networks=[ula, glob]))["inet"]
+    text = _render(State(networks=[ula, glob]))["inet"]
     assert 'ip6 saddr fd00:1::/64 oifname != "br-u" masquerade' in text
     assert "2001:db8" not in text
     assert rules.forwarding(State(networks=[ula])) == ["net.ipv4.ip_forward",
@@ -46,12 +53,12 @@ def test_ipv6_ula_is_masqueraded_a_global_subnet_is_routed_unchanged():
 def test_isolation_between_networks_and_internal_cut_off_both_ways():
     a, b = _net("a", ["10.1.0.0/24"]), _net("b", ["10.2.0.0/24"])
     i = _net("i", ["10.3.0.0/24"], internal=True)
-    text = rules.render(State(networks=[a, b, i]))["inet"]
-    forward = text.split("chain isolate")[0]
+    text = _render(State(networks=[a, b, i]))["inet"]
+    forward = text.split("chain isolate-")[0]
     # internal first (replies too), then replies of allowed connections, then isolation
     assert forward.index('iifname "br-i" oifname != "br-i" drop') < forward.index("ct state")
     assert forward.index('oifname "br-i" iifname != "br-i" drop') < forward.index("ct state")
-    assert 'iifname "br-a" oifname != "br-a" jump isolate' in forward
+    assert 'iifname "br-a" oifname != "br-a" jump isolate-0123456789abcdef' in forward
     assert '\t\toifname "br-a" drop\n\t\toifname "br-b" drop\n\t}' in text
     assert "10.3.0.0/24" not in text  # internal: no NAT
     assert rules.forwarding(State(networks=[i])) == []
@@ -59,23 +66,33 @@ def test_isolation_between_networks_and_internal_cut_off_both_ways():
 
 def test_icc_false_drops_bridged_traffic_in_the_bridge_family_only_then():
     a = _net("a", ["10.1.0.0/24", "fd00:1::/64"], options={"icc": "false"})
-    out = rules.render(State(networks=[a]))
+    out = _render(State(networks=[a]))
     assert "ip saddr 10.1.0.0/24 ip daddr 10.1.0.0/24 drop" in out["bridge"]
     assert "ip6 saddr fd00:1::/64 ip6 daddr fd00:1::/64 drop" in out["bridge"]
     a.options = {}
-    assert rules.render(State(networks=[a]))["bridge"] == ""
+    assert _render(State(networks=[a]))["bridge"] == ""
 
 
-def test_script_replaces_only_changed_tables_and_applies_as_nft_would():
+def test_script_replaces_only_this_states_chains_and_undo_restores_the_listing():
     a = _net("a", ["10.1.0.0/24"], options={"icc": "false"})
-    new = rules.render(State(networks=[a]))
-    script = rules.script({"inet": "", "bridge": ""}, new)
-    assert script.startswith("table inet netctl\ndelete table inet netctl\ntable inet netctl {")
-    assert apply_script({}, script) == new
-    assert rules.script(new, new) == ""
-    back = rules.script(new, {"inet": new["inet"], "bridge": ""})
-    assert back == "table bridge netctl\ndelete table bridge netctl\n"
-    assert apply_script(new, back) == {"inet": new["inet"]}
+    new = rules.render(State(networks=[a]), SID)
+    script = rules.script("inet", SID, "", new["inet"])
+    assert script.startswith("add table inet netctl\nadd chain inet netctl forward-0123456789abcdef "
+                             "{ type filter hook forward priority filter; policy accept; }\n")
+    assert "delete chain inet netctl forward-0123456789abcdef\ndelete chain inet netctl isolate-" in script
+    after = apply_script({}, script)
+    assert rules.ours(after["inet"], SID) == new["inet"]
+    assert rules.script("inet", SID, after["inet"], new["inet"]) == ""
+    # another state's chain in the same table is kept, and keeps the table alive
+    other = "\tchain forward-ffffffffffffffff {\n\t\ttype filter hook forward priority filter; " \
+            "policy accept;\n\t}"
+    shared = apply_script(after, "table inet netctl {\n" + other + "\n}\n")
+    gone = apply_script(shared, rules.script("inet", SID, shared["inet"], []))
+    assert gone["inet"] == "table inet netctl {\n" + other + "\n}\n"
+    assert rules.script("inet", SID, after["inet"], []) == "delete table inet netctl\n"
+    back = apply_script(gone, rules.restore_script("inet", SID, shared["inet"]))
+    assert rules.ours(back["inet"], SID) == new["inet"] and other in back["inet"]
+    assert rules.restore_script("inet", SID, "") == "delete table inet netctl\n"
 
 
 def _fw(cli) -> dict:
@@ -153,13 +170,13 @@ def test_check_reports_a_missing_table_and_repair_rebuilds_it(cli):
     data["tables"] = {}
     path.write_text(json.dumps(data))
     res = cli("check")
-    assert res.code == 9 and "drift: firewall: table inet netctl missing" in res.out
-    assert "repaired: firewall: table inet netctl missing" in cli.ok("check", "--repair")
+    assert res.code == 9 and "drift: firewall: table inet netctl: chains missing" in res.out
+    assert "repaired: firewall: table inet netctl: chains missing" in cli.ok("check", "--repair")
     assert _tables(cli) == want
     data = _fw(cli)
     data["tables"]["inet"] = want["inet"].replace("masquerade", "accept")
     path.write_text(json.dumps(data))
-    assert "table inet netctl differs from the state" in cli("check").out
+    assert "table inet netctl: chains differ from the state" in cli("check").out
     cli.ok("restore")
     assert _tables(cli) == want
     cli.ok("check")
