@@ -97,6 +97,9 @@ def drift(ctx, state: State) -> list[str]:
             out.append(f"table {family} netctl: chains the state does not want")
         else:
             out.append(f"table {family} netctl: chains differ from the state")
+    for key in rules.forwarding(state):
+        if fw.nft.sysctl(key) not in (None, "1"):
+            out.append(f"{key} is off (the state's networks need forwarding)")
     return out
 
 

@@ -206,3 +206,15 @@ def test_a_fault_at_the_firewall_step_changes_nothing(cli, monkeypatch):
             res = cli(*args)
             assert res.code == 1 and "injected fault at step 'firewall'" in res.err
             assert (cli.state_bytes(), _fw(cli), _links(cli)) == before
+
+
+def test_forwarding_turned_off_behind_netctls_back_is_drift_and_repaired(cli):
+    cli.ok("network", "create", "a")
+    path = cli.kernel_file.with_name(cli.kernel_file.name + ".nft.json")
+    data = _fw(cli)
+    data["sysctl"]["net.ipv4.ip_forward"] = "0"
+    path.write_text(json.dumps(data))
+    res = cli("check")
+    assert res.code == 9 and "net.ipv4.ip_forward is off" in res.out
+    cli.ok("check", "--repair")
+    assert _fw(cli)["sysctl"]["net.ipv4.ip_forward"] == "1"
