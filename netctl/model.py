@@ -143,6 +143,8 @@ class Endpoint:
     sandbox: str | None = None  # sandbox ID when joined
     ifname: str | None = None  # name inside the sandbox while joined ("eth0")
     priority: int = 0
+    # published ports "HOST_IP:HOST_PORT:PORT/PROTO" (firewall/ports.py), active while joined
+    ports: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Endpoint:

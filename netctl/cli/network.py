@@ -19,6 +19,7 @@ from .common import (
     name_matches,
     no_trunc_option,
     parse_filters,
+    publish_option,
     read_state,
     report_many,
     service,
@@ -173,19 +174,24 @@ def prune(force):
 @multi("--link-local-ip", "Extra link-local address.", "IP")
 @click.option("--priority", type=int, default=0, show_default=True,
               help="Higher wins the default route (-2147483648 to 2147483647).")
-def connect(network_ref, sandbox_ref, name, ip, ip6, mac, alias, link_local_ip, priority):
+@publish_option
+def connect(network_ref, sandbox_ref, name, ip, ip6, mac, alias, link_local_ip, priority, publish):
     """Create an endpoint on NETWORK and join it to SANDBOX, in one step.
 
     On a host network the sandbox uses the host's network namespace (/run/netns/SANDBOX is
     bound to it) until it is disconnected. A sandbox on a null or host network joins no
     other network, and one on other networks cannot join a null or host network (exit 4).
+    With -p it prints each published port as `docker port` does (80/tcp -> 0.0.0.0:8080).
     """
     from ..service.connect import connect as do_connect
     from ..service.endpoints import EndpointRequest
 
     req = EndpointRequest(name=name or "", ip=ip, ip6=ip6, mac=mac, aliases=list(alias),
-                          link_local=list(link_local_ip))
-    do_connect(service(), network_ref, sandbox_ref, req, priority)
+                          link_local=list(link_local_ip), publish=list(publish))
+    ep = do_connect(service(), network_ref, sandbox_ref, req, priority)
+    if publish:
+        for line in views.ports_shown(ep):
+            click.echo(line)
 
 
 @network.command()

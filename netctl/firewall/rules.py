@@ -21,6 +21,8 @@ from ipaddress import ip_network
 
 from ..model import Network, State
 from ..validate import option_bool
+from . import ports
+from .ports import Port
 
 FAMILIES = ("inet", "bridge")
 TABLE = "netctl"
@@ -37,8 +39,11 @@ def _quote(name: str) -> str:
 
 FILTER = "type filter hook forward priority filter; policy accept;"
 NAT = "type nat hook postrouting priority srcnat; policy accept;"
+PRE = "type nat hook prerouting priority dstnat; policy accept;"
+OUT = "type nat hook output priority -100; policy accept;"
 #: each family's chains of one state, in the order they are deleted (a jump's source first)
-CHAINS = {"inet": (("forward", FILTER), ("isolate", None), ("postrouting", NAT)),
+CHAINS = {"inet": (("forward", FILTER), ("isolate", None), ("prerouting", PRE), ("output", OUT),
+                   ("ports", None), ("postrouting", NAT)),
           "bridge": (("forward", FILTER),)}
 
 
@@ -71,14 +76,14 @@ def nat_rules(net: Network) -> list[str]:
 
 def forward_rules(nets: list[Network], isolate: str) -> tuple[list[str], list[str]]:
     """(forward, isolate): internal networks cut off both ways (replies included), then
-    replies of allowed connections pass, then new traffic from one netctl network towards
-    another is dropped (docker's ISOLATION-STAGE-1/2)."""
+    replies of allowed connections and traffic to published ports pass, then new traffic
+    from one netctl network towards another is dropped (docker's ISOLATION-STAGE-1/2)."""
     forward, drops = [], []
     for net in nets:
         if net.internal:
             br = _quote(net.bridge)
             forward += [f"iifname {br} oifname != {br} drop", f"oifname {br} iifname != {br} drop"]
-    forward.append("ct state established,related accept")
+    forward += ["ct state established,related accept", "ct status dnat accept"]
     for net in nets:
         if not net.internal:
             br = _quote(net.bridge)
@@ -99,15 +104,61 @@ def icc_rules(net: Network) -> list[str]:
     return out
 
 
+def active_ports(state: State) -> list[tuple[Network, str, Port]]:
+    """(network, sandbox address, mapping) of every published port of a joined endpoint."""
+    out = []
+    for ep in state.endpoints:
+        if not (ep.sandbox and ep.ports and ep.ipv4):
+            continue
+        net = state.network_by_id(ep.network)
+        if firewalled(net) and not net.internal:
+            out += [(net, ep.ipv4.split("/")[0], ports.load(text)) for text in ep.ports]
+    return out
+
+
+def port_rules(state: State) -> tuple[list[str], set[str]]:
+    """(DNAT rules, IDs of the networks that publish): traffic to HOST_PORT on the host's
+    addresses (or HOST_IP only) goes to PORT in the sandbox."""
+    out, nets = [], set()
+    for net, addr, p in active_ports(state):
+        match = "" if p.host_ip == ports.ANY else f"ip daddr {p.host_ip} "
+        out.append(f"{match}{p.proto} dport {p.host_port} dnat ip to {addr}:{p.port}")
+        nets.add(net.id)
+    return out, nets
+
+
+def hairpin_rules(net: Network, publishing: bool) -> list[str]:
+    """For a network with published ports: the host's 127.0.0.1 (with ``route_localnet`` on
+    the bridge) and a sandbox reaching a published port through the host's address both need
+    their source rewritten, or the reply would not come back the way the request went."""
+    if not publishing:
+        return []
+    br = _quote(net.bridge)
+    out = [f"oifname {br} ip saddr 127.0.0.0/8 masquerade"]
+    out += [f"oifname {br} ip saddr {sub.subnet} ct status dnat masquerade"
+            for sub in net.subnets if ":" not in sub.subnet]
+    return out
+
+
+def localnet(state: State) -> list[str]:
+    """The ``route_localnet`` sysctls of the netctl-made bridges that publish ports."""
+    _, nets = port_rules(state)
+    return [f"net.ipv4.conf.{n.bridge}.route_localnet" for n in state.networks
+            if n.id in nets and not n.bridge_adopted]
+
+
 def render(state: State, sid: str) -> dict[str, list[str]]:
     """{family: this state's chain blocks} ([] = no chains of this state wanted there)."""
     nets = [n for n in state.networks if firewalled(n)]
     if not nets:
         return {f: [] for f in FAMILIES}
     forward, drops = forward_rules(nets, f"isolate-{sid}")
-    nat = [r for n in nets for r in nat_rules(n)]
+    dnat, publishing = port_rules(state)
+    nat = [r for n in nets for r in nat_rules(n) + hairpin_rules(n, n.id in publishing)]
+    local = [f"fib daddr type local jump ports-{sid}"]
     inet = [_chain(f"forward-{sid}", FILTER, forward), _chain(f"isolate-{sid}", None, drops),
-            _chain(f"postrouting-{sid}", NAT, nat)]
+            _chain(f"prerouting-{sid}", PRE, local), _chain(f"output-{sid}", OUT, local),
+            _chain(f"ports-{sid}", None, dnat), _chain(f"postrouting-{sid}", NAT, nat)]
     icc = [r for n in nets for r in icc_rules(n)]
     return {"inet": inet, "bridge": [_chain(f"forward-{sid}", FILTER, icc)] if icc else []}
 

@@ -64,25 +64,27 @@ def sync(ctx, state: State, tx) -> None:
                        if rules.script(f, me, old[f], new[f]))
         tx.step("firewall", lambda: fw.nft.apply(forward), lambda: fw.nft.apply(back))
     for key in rules.forwarding(state):
-        _forwarding_on(fw.nft, state, key, tx)
+        if _sysctl_on(fw.nft, key, "forwarding", tx) and key not in state.sysctls:
+            state.sysctls.append(key)
+    for key in rules.localnet(state):
+        _sysctl_on(fw.nft, key, "route-localnet", tx)
 
 
-def _forwarding_on(nft: Nft, state: State, key: str, tx) -> None:
-    """Turn one forwarding sysctl on if it is off, and record that netctl did."""
+def _sysctl_on(nft: Nft, key: str, step: str, tx) -> bool:
+    """Turn one sysctl on if it is off (undone on failure); whether it was off."""
     before = nft.sysctl(key)
     if before is None or before.strip() == "1":
-        return
-    tx.step("forwarding", lambda: nft.set_sysctl(key, "1"), lambda: nft.set_sysctl(key, before))
-    if key not in state.sysctls:
-        state.sysctls.append(key)
+        return False
+    tx.step(step, lambda: nft.set_sysctl(key, "1"), lambda: nft.set_sysctl(key, before))
+    return True
 
 
 def drift(ctx, state: State) -> list[str]:
     """How the kernel's netctl chains of this state differ from the state (empty: match)."""
     fw = of(ctx)
-    if not fw.on:
-        return []
-    me = state.state_id or "-"
+    if not fw.on or state.state_id is None:
+        return []  # no identity yet (a schema-1 file): no chains; the next change makes them
+    me = state.state_id
     new = rules.render(state, me)
     if fw.nft.binary is None:
         return [f"table {f} netctl: nft is not installed" for f in rules.FAMILIES if new[f]]
@@ -97,9 +99,9 @@ def drift(ctx, state: State) -> list[str]:
             out.append(f"table {family} netctl: chains the state does not want")
         else:
             out.append(f"table {family} netctl: chains differ from the state")
-    for key in rules.forwarding(state):
+    for key in rules.forwarding(state) + rules.localnet(state):
         if fw.nft.sysctl(key) not in (None, "1"):
-            out.append(f"{key} is off (the state's networks need forwarding)")
+            out.append(f"{key} is off (the state's networks need it)")
     return out
 
 

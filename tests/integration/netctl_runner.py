@@ -179,7 +179,8 @@ def netns_view(k, netns: str | None) -> dict:
     links = {
         x.name: (x.kind, x.master, x.up, x.mtu, x.mac, x.alias,
                  tuple(sorted(a for a in x.addresses if not a.startswith("fe80:"))),
-                 _sysctl(netns, x.name))
+                 _sysctl(netns, x.name),
+                 _read(f"/proc/sys/net/ipv4/conf/{x.name}/route_localnet") if netns is None else "")
         for x in k.links(netns)
     }
     routes = sorted((r.dst, r.gateway or "", r.dev or "", r.scope, r.family)

@@ -313,3 +313,46 @@ def test_without_nft_bridge_networks_are_refused_null_and_host_work(cli, tmp_pat
     assert nft_table("inet") == ""
     code, _, err = cli("--config", str(config), "network", "rm", "x", env=env)
     assert code == 0, err
+
+
+def test_published_ports_from_outside_localhost_host_address_and_hairpin(cli, uplink):
+    """A server in sandbox ``s`` on port 80, published as 8080: the uplink reaches it through
+    the host's uplink address, the host through 127.0.0.1 and that address, ``s`` itself and
+    a peer ``t`` through the host's address (hairpin); disconnect takes the port away, a
+    re-connect without HOST_PORT gets a picked one."""
+    cli.ok("network", "create", "a")
+    cli.ok("sandbox", "create", "s")
+    cli.ok("sandbox", "create", "t")
+    assert cli.ok("network", "connect", "a", "s", "-p", "8080:80") == "80/tcp -> 0.0.0.0:8080\n"
+    cli.ok("network", "connect", "a", "t")
+    global PORT
+    saved, PORT = PORT, 80
+    try:
+        uplink.serve([sys.executable, "-m", "netctl", "sandbox", "exec", "s", "--"], env=cli.env)
+    finally:
+        PORT = saved
+    target = f"{HOST_UP}:8080"
+    seen = {"uplink": probe(cli, None, target)[target],
+            "host 127.0.0.1": probe_host("127.0.0.1", 8080),
+            "host address": probe_host(HOST_UP, 8080),
+            "itself": probe(cli, "s", target)[target], "peer": probe(cli, "t", target)[target]}
+    gw = gateway(cli, "a")
+    assert seen == {"uplink": PEER_UP, "host 127.0.0.1": gw, "host address": HOST_UP,
+                    "itself": gw, "peer": gw}
+    cli.ok("network", "disconnect", "a", "s")
+    assert "dnat ip to" not in nft_table("inet")
+    assert probe_host(HOST_UP, 8080) == "blocked"
+    line = cli.ok("network", "connect", "a", "s", "-p", "80")
+    picked = int(line.strip().rsplit(":", 1)[1])
+    assert f"tcp dport {picked} dnat ip to {addr(cli, 's')}:80" in nft_table("inet")
+    assert cli.ok("sandbox", "port", "s") == line
+
+
+def probe_host(host: str, port: int) -> str:
+    try:
+        with socket.create_connection((host, port), timeout=1.5) as s:
+            s.sendall(b"hi")
+            s.settimeout(1.5)
+            return s.recv(64).decode() or "closed"
+    except OSError:
+        return "blocked"

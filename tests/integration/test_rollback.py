@@ -141,6 +141,17 @@ def test_connect_then_disconnect(cli, kern):
     assert {"route-del", "route-add"} <= set(steps)
 
 
+def test_connect_and_disconnect_with_published_ports(cli, kern):
+    """The DNAT rules, the bridge's route_localnet and the veth's hairpin mode are steps too."""
+    _two_networks(cli)
+    cli.ok("sandbox", "create", "b")
+    steps = prove_rollback(cli, kern, "network", "connect", "n4", "b", "-p", "18080:80",
+                           "-p", "127.0.0.1:18081:81/udp")
+    assert {"veth-hairpin", "firewall", "route-localnet"} <= set(steps)
+    steps = prove_rollback(cli, kern, "network", "disconnect", "n4", "b")
+    assert "firewall" in steps
+
+
 def test_connect_to_and_disconnect_from_a_host_network(cli, kern):
     """The swap of the sandbox's own namespace for the host's, and back, undone at every step."""
     cli.ok("network", "create", "h", "-d", "host")
