@@ -56,9 +56,18 @@ def measure(tmp: str, on: bool, n: int, networks: int) -> dict[str, float]:
                                       after=lambda i: remove_networks(ctx, [f"x{i}"]))
         out["network rm"] = timed(n, lambda i: remove_networks(ctx, [f"x{i}"]),
                                   before=lambda i: create_network(ctx, NetworkRequest(name=f"x{i}")))
+        net = base[0]
         out["network connect (no -p)"] = timed(
-            n, lambda i: connect(ctx, base[0] if base else "x", sbs[i], EndpointRequest(name="")),
-            after=lambda i: disconnect(ctx, base[0] if base else "x", sbs[i]))
+            n, lambda i: connect(ctx, net, sbs[i], EndpointRequest(name="")),
+            after=lambda i: disconnect(ctx, net, sbs[i]))
+        if on:
+            out["network connect -p 80"] = timed(
+                n, lambda i: connect(ctx, net, sbs[i], EndpointRequest(name="", publish=["80"])),
+                after=lambda i: disconnect(ctx, net, sbs[i]))
+            connect(ctx, net, sbs[0], EndpointRequest(name="", publish=["80"]))
+            out["network disconnect (with -p)"] = timed(
+                n, lambda i: disconnect(ctx, net, sbs[i]),
+                before=lambda i: i and connect(ctx, net, sbs[i], EndpointRequest(name="", publish=["80"])))
     finally:
         remove_sandboxes(ctx, sbs, force=True)
         remove_networks(ctx, base, force=True)
@@ -85,8 +94,10 @@ def nft_costs(n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="samples per measurement")
-    parser.add_argument("--networks", type=int, default=10, help="bridge networks that exist meanwhile")
+    parser.add_argument("--networks", type=int, default=10,
+                        help="bridge networks that exist meanwhile (at least 1)")
     args = parser.parse_args()
+    args.networks = max(args.networks, 1)
     if os.geteuid() != 0:
         sys.exit("firewall.py: needs root (it works in its own namespaces)")
     if shutil.which("nft") is None:
@@ -103,9 +114,13 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"kernel {os.uname().release}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
           f"{args.n} samples, {args.networks} other bridge networks; service calls, medians:")
-    print(f"  {'':<26}{'firewall off':>14}{'firewall on':>14}{'added':>10}")
-    for label in off:
-        print(f"  {label:<26}{off[label]:>11.1f} ms{on[label]:>11.1f} ms{on[label] - off[label]:>7.1f} ms")
+    print(f"  {'':<28}{'firewall off':>14}{'firewall on':>14}{'added':>10}")
+    for label in on:
+        if label in off:
+            added = on[label] - off[label]
+            print(f"  {label:<28}{off[label]:>11.1f} ms{on[label]:>11.1f} ms{added:>7.1f} ms")
+        else:
+            print(f"  {label:<28}{'':>14}{on[label]:>11.1f} ms")
     for label, ms in raw.items():
         print(f"  {label:<40}{ms:>7.1f} ms")
     for path in [*reversed(mounts), "/run/netns"]:
