@@ -23,8 +23,10 @@ def gather(state, config_path: str) -> dict[str, Any]:
     out["nft_version"] = nft.version()
     if not out["enabled"] or state is None or nft.binary is None:
         return out
+    if state.state_id is None:  # no identity yet: no chains of its own (firewall/sync.py)
+        return out
     try:
-        me = state.state_id or "-"
+        me = state.state_id
         want = rules.render(state, me)
         out["tables_match"] = all(rules.ours(text, me) == want[f] for f, text in nft.tables().items())
     except (NetctlError, OSError) as exc:
