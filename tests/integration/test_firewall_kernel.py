@@ -87,8 +87,8 @@ class Uplink:
         self.servers: list[subprocess.Popen] = []
         self.serve(["ip", "netns", "exec", UPLINK])
 
-    def serve(self, prefix: list[str], env: dict[str, str] | None = None) -> None:
-        proc = subprocess.Popen([*prefix, sys.executable, "-c", SERVER, str(PORT)], env=env,
+    def serve(self, prefix: list[str], env: dict[str, str] | None = None, port: int = PORT) -> None:
+        proc = subprocess.Popen([*prefix, sys.executable, "-c", SERVER, str(port)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.servers.append(proc)
         assert proc.stdout.readline().strip() == "listening", proc.stderr.read()
@@ -325,12 +325,7 @@ def test_published_ports_from_outside_localhost_host_address_and_hairpin(cli, up
     cli.ok("sandbox", "create", "t")
     assert cli.ok("network", "connect", "a", "s", "-p", "8080:80") == "80/tcp -> 0.0.0.0:8080\n"
     cli.ok("network", "connect", "a", "t")
-    global PORT
-    saved, PORT = PORT, 80
-    try:
-        uplink.serve([sys.executable, "-m", "netctl", "sandbox", "exec", "s", "--"], env=cli.env)
-    finally:
-        PORT = saved
+    uplink.serve([sys.executable, "-m", "netctl", "sandbox", "exec", "s", "--"], env=cli.env, port=80)
     target = f"{HOST_UP}:8080"
     seen = {"uplink": probe(cli, None, target)[target],
             "host 127.0.0.1": probe_host("127.0.0.1", 8080),
@@ -356,3 +351,42 @@ def probe_host(host: str, port: int) -> str:
             return s.recv(64).decode() or "closed"
     except OSError:
         return "blocked"
+
+
+UDP_SERVER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print("listening", flush=True)
+while True:
+    data, peer = s.recvfrom(64)
+    s.sendto(peer[0].encode(), peer)
+"""
+UDP_PROBE = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.5)
+s.sendto(b"hi", (sys.argv[1], int(sys.argv[2])))
+try:
+    print(s.recvfrom(64)[0].decode())
+except OSError:
+    print("blocked")
+"""
+
+
+def test_a_published_udp_port_and_a_host_ip_one(cli, uplink):
+    """UDP: the uplink reaches a sandbox's UDP server through the published port; a port
+    published on 127.0.0.1 only is not reachable through the host's uplink address."""
+    cli.ok("network", "create", "a")
+    cli.ok("sandbox", "create", "s")
+    cli.ok("network", "connect", "a", "s", "-p", "5353:53/udp", "-p", "127.0.0.1:8443:443")
+    proc = subprocess.Popen([sys.executable, "-m", "netctl", "sandbox", "exec", "s", "--", sys.executable,
+                             "-c", UDP_SERVER, "53"], env=cli.env, stdout=subprocess.PIPE, text=True)
+    uplink.servers.append(proc)  # killed with the uplink's servers
+    assert proc.stdout.readline().strip() == "listening"
+    got = subprocess.run(["ip", "netns", "exec", UPLINK, sys.executable, "-c", UDP_PROBE, HOST_UP, "5353"],
+                         capture_output=True, text=True, timeout=30).stdout.strip()
+    assert got == PEER_UP
+    uplink.serve([sys.executable, "-m", "netctl", "sandbox", "exec", "s", "--"], env=cli.env, port=443)
+    assert probe_host("127.0.0.1", 8443) == gateway(cli, "a")
+    assert probe(cli, None, f"{HOST_UP}:8443")[f"{HOST_UP}:8443"] == "blocked"
