@@ -41,21 +41,26 @@ def measure(tmp: str, on: bool, n: int, networks: int) -> dict[str, float]:
 
     config = os.path.join(tmp, f"netctl-{on}.toml")
     with open(config, "w") as f:
-        f.write(f"firewall = {'true' if on else 'false'}\n")
+        f.write(f"firewall = {'true' if on else 'false'}\n"  # room for --networks > 31:
+                'default_pools = [{ base = "10.128.0.0/9", size = 24 }]\n')
     state = os.path.join(tmp, f"state-{on}.toml")
     ctx = Context(Store(state, 30.0), config_path=config)
+    from netctl.config import load
+
+    cfg = load(config)
     base = [f"base{i}" for i in range(networks)]
     for name in base:
-        create_network(ctx, NetworkRequest(name=name))
+        create_network(ctx, NetworkRequest(name=name), config=cfg)
     sbs = [f"sb{i}" for i in range(n)]
     for name in sbs:
         create_sandbox(ctx, SandboxRequest(name=name))
     out = {}
     try:
-        out["network create"] = timed(n, lambda i: create_network(ctx, NetworkRequest(name=f"x{i}")),
-                                      after=lambda i: remove_networks(ctx, [f"x{i}"]))
-        out["network rm"] = timed(n, lambda i: remove_networks(ctx, [f"x{i}"]),
-                                  before=lambda i: create_network(ctx, NetworkRequest(name=f"x{i}")))
+        def make(i: int) -> None:
+            create_network(ctx, NetworkRequest(name=f"x{i}"), config=cfg)
+
+        out["network create"] = timed(n, make, after=lambda i: remove_networks(ctx, [f"x{i}"]))
+        out["network rm"] = timed(n, lambda i: remove_networks(ctx, [f"x{i}"]), before=make)
         net = base[0]
         out["network connect (no -p)"] = timed(
             n, lambda i: connect(ctx, net, sbs[i], EndpointRequest(name="")),
