@@ -90,8 +90,14 @@ def nft_costs(n: int) -> dict[str, float]:
     def run(args, stdin=None):
         subprocess.run(["nft", *args], input=stdin, text=True, check=True, capture_output=True)
 
-    out = {"nft -f - (one batch)": timed(n, lambda i: run(["-f", "-"], batch)),
-           "nft list table inet netctl-like": timed(n, lambda i: run(["list", "table", "inet", "nftbench"]))}
+    from netctl.firewall import libnft
+
+    lib = libnft.load()
+    out = {"nft -f - (one batch, subprocess)": timed(n, lambda i: run(["-f", "-"], batch))}
+    if lib is not None:
+        out["the same batch via libnftables"] = timed(n, lambda i: libnft.run(lib, batch))
+    out |= {
+           "nft list table (subprocess)": timed(n, lambda i: run(["list", "table", "inet", "nftbench"]))}
     run(["delete", "table", "inet", "nftbench"])
     return out
 

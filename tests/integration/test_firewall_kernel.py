@@ -390,3 +390,20 @@ def test_a_published_udp_port_and_a_host_ip_one(cli, uplink):
     uplink.serve([sys.executable, "-m", "netctl", "sandbox", "exec", "s", "--"], env=cli.env, port=443)
     assert probe_host("127.0.0.1", 8443) == gateway(cli, "a")
     assert probe(cli, None, f"{HOST_UP}:8443")[f"{HOST_UP}:8443"] == "blocked"
+
+
+def test_the_nft_binary_and_libnftables_write_and_read_the_same_chains(cli):
+    """NETCTL_NFT=binary runs ``nft`` instead of libnftables (what a host without the library
+    gets): what one path writes, the other reads back as matching the state."""
+    binary = {"NETCTL_NFT": "binary"}
+    code, _, err = cli("network", "create", "x", "-o", "icc=false", env=binary)
+    assert code == 0, err
+    made = nft_table("inet"), nft_table("bridge")
+    assert cli("check").code == 0  # libnftables reads what nft wrote
+    cli.ok("network", "rm", "x")
+    cli.ok("network", "create", "x", "-o", "icc=false")
+    assert (nft_table("inet"), nft_table("bridge")) != ("", "")
+    assert cli("check", env=binary).code == 0
+    code, _, err = cli("network", "rm", "x", env=binary)
+    assert code == 0, err
+    assert nft_table("inet") == "" and made[0] and made[1]
