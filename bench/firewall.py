@@ -55,7 +55,13 @@ def measure(tmp: str, on: bool, n: int, networks: int) -> dict[str, float]:
     for name in sbs:
         create_sandbox(ctx, SandboxRequest(name=name))
     out = {}
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    env = {**os.environ, "NETCTL_STATE": state, "NETCTL_CONFIG": config, "PYTHONPATH": root}
+    cli = [sys.executable, "-m", "netctl", "network"]
     try:
+        out["CLI: network create (wall)"] = timed(
+            n, lambda i: subprocess.run([*cli, "create", f"c{i}"], env=env, check=True, capture_output=True),
+            after=lambda i: remove_networks(ctx, [f"c{i}"]))
         def make(i: int) -> None:
             create_network(ctx, NetworkRequest(name=f"x{i}"), config=cfg)
 
