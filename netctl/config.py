@@ -22,7 +22,7 @@ from . import validate
 from .errors import InvalidInput, PermissionDenied
 
 DEFAULT_PATH = "/etc/netctl/netctl.toml"
-KEYS = ("default_pools", "exclude", "default_mtu", "default_driver")
+KEYS = ("default_pools", "exclude", "default_mtu", "default_driver", "firewall")
 MAX_SIZE = 30  # a /31 or /32 has no room for a gateway and an endpoint
 MAX_BYTES = 1 << 20  # a real config is a few hundred bytes; more is the wrong file
 MAX_SPLIT = 16  # one pool entry yields at most 2**16 subnets (keeps exhaustion searches short)
@@ -61,6 +61,7 @@ class Config:
     exclude: tuple[IPNetwork, ...] = field(default_factory=tuple)
     default_mtu: int | None = None
     default_driver: str = "bridge"
+    firewall: bool = True  # false: netctl makes no nftables rules and sets no sysctls
 
 
 def load(path: str | None = None) -> Config:
@@ -132,6 +133,10 @@ def parse(text: bytes, path: str = DEFAULT_PATH) -> Config:
         if not isinstance(drv, str):
             raise bad("default_driver", f"expected a string, got {drv!r}")
         values["default_driver"] = _checked("default_driver", validate.driver, drv, bad)
+    if "firewall" in data:
+        if not isinstance(data["firewall"], bool):
+            raise bad("firewall", f"expected true or false, got {data['firewall']!r}")
+        values["firewall"] = data["firewall"]
     return Config(path=path, found=True, **values)
 
 

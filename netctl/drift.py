@@ -25,7 +25,8 @@ from .kernel.base import Link, Route
 from .model import Endpoint, Network, Sandbox, State
 
 BRIDGE, SANDBOX, ENDPOINT, ROUTE, ORPHAN, FILE = "bridge", "sandbox", "endpoint", "route", "orphan", "file"
-PHASES = (BRIDGE, SANDBOX, ENDPOINT, ROUTE, ORPHAN, FILE)
+FIREWALL = "firewall"  # netctl's nftables tables (firewall/sync.py reads them)
+PHASES = (BRIDGE, SANDBOX, ENDPOINT, ROUTE, ORPHAN, FIREWALL, FILE)
 FILES = ("hosts", "resolv.conf")
 LEFT_OVER = "left over (owner not in state)"
 

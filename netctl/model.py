@@ -143,6 +143,8 @@ class Endpoint:
     sandbox: str | None = None  # sandbox ID when joined
     ifname: str | None = None  # name inside the sandbox while joined ("eth0")
     priority: int = 0
+    # published ports "HOST_IP:HOST_PORT:PORT/PROTO" (firewall/ports.py), active while joined
+    ports: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Endpoint:
@@ -179,6 +181,8 @@ class State:
     state_id: str | None = None
     pool_index: int = 0  # round-robin start into the default pools (libnetwork keeps it in memory)
     ula_prefix: str | None = None  # random fdxx::/48 that --ipv6 carves /64s from
+    # forwarding sysctls netctl turned on ("net.ipv4.ip_forward"); it never turns them off
+    sysctls: list[str] = field(default_factory=list)
     networks: list[Network] = field(default_factory=list)
     endpoints: list[Endpoint] = field(default_factory=list)
     sandboxes: list[Sandbox] = field(default_factory=list)

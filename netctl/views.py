@@ -28,8 +28,18 @@ def endpoint(state: State, ep: Endpoint) -> dict[str, Any]:
         "link_local": list(ep.link_local),
         "aliases": list(ep.aliases),
         "priority": ep.priority,
+        "ports": ports_shown(ep),
         "created": ep.created,
     }
+
+
+def ports_shown(ep: Endpoint) -> list[str]:
+    """The endpoint's published ports as ``docker port`` prints them."""
+    if not ep.ports:
+        return []
+    from .firewall.ports import load
+
+    return [load(text).shown for text in ep.ports]
 
 
 def network(state: State, net: Network) -> dict[str, Any]:

@@ -11,7 +11,9 @@ skip otherwise, except under ``CI=true``, where they fail.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -92,7 +94,8 @@ def isolation(request: pytest.FixtureRequest) -> Isolation:
 
 @pytest.fixture(scope="session", autouse=True)
 def _nothing_leaked(request: pytest.FixtureRequest):
-    """Fail the run if any test left a namespace, a netctl link or /etc/netns files behind."""
+    """Fail the run if any test left a namespace, a netctl link, /etc/netns files or chains
+    in netctl's nftables tables behind."""
     yield
     if request.config.stash[ISOLATION].active:
         leaks = _wait_for_no_leaks(deadline=time.monotonic() + 3.0)
@@ -148,6 +151,19 @@ def leaks() -> list[str]:
     for _, name in socket.if_nameindex():
         if name.startswith(LEAK_PREFIXES) or _alias(name).startswith("netctl:"):
             found.append(f"link {name}")
+    return found + _nft_chains()
+
+
+def _nft_chains() -> list[str]:
+    """Chains left in netctl's nftables tables (an empty table is no leak)."""
+    nft = shutil.which("nft")
+    found = []
+    for family in ("inet", "bridge"):
+        proc = subprocess.run([nft, "list", "table", family, "netctl"], capture_output=True,
+                              text=True) if nft else None
+        if proc is not None and proc.returncode == 0:
+            found += [f"nft {family} netctl {line.split()[1]}" for line in proc.stdout.splitlines()
+                      if line.startswith("\tchain ")]
     return found
 
 

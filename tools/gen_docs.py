@@ -27,10 +27,11 @@ sys.path.insert(0, str(ROOT))  # document this checkout's netctl, whatever is in
 TEMPLATES = Path(__file__).resolve().parent / "man"
 COMPLETIONS = {"bash": "netctl.bash", "zsh": "_netctl", "fish": "netctl.fish"}
 SECTION = "8"
-USES_CONFIG = ("netctl-network-create", "netctl-status")
+USES_CONFIG = ("netctl-network-create", "netctl-status", "netctl-check", "netctl-restore")
 # Environment variables that are not options (options' variables come from the tree).
 EXTRA_ENV = [
     ("NETCTL_DEBUG", "Set to 1 to print a traceback with the one-line error."),
+    ("NETCTL_NFT", "Set to binary to run the nft program instead of libnftables in-process."),
     ("NO_COLOR", "Set and non-empty: no colour with --color auto (see no-color.org)."),
     ("_NETCTL_COMPLETE", "Used by the completion scripts to call netctl back; not for users."),
 ]

@@ -55,6 +55,17 @@ def untruncated(columns: list, no_trunc: bool) -> list:
     return [(head, (lambda r: r["id"]) if head == "ID" else get) for head, get in columns]
 
 
+def publish_option(func: Callable) -> Callable:
+    return click.option(
+        "-p", "--publish", multiple=True, metavar="[HOST_IP:][HOST_PORT[-END]:]PORT[-END][/PROTO]",
+        help="Publish PORT of the sandbox on the host (repeatable; tcp, udp or sctp, default tcp): "
+             "traffic to HOST_PORT on the host's addresses (or HOST_IP only; IPv4), 127.0.0.1 "
+             "and the host's address from sandboxes included, is sent to PORT. Without "
+             "HOST_PORT a free port is picked. Active while the endpoint is joined. A port "
+             "published already, or one a program on the host listens on: exit 4; on an "
+             "internal, null or host network, or with firewall = false: exit 2.")(func)
+
+
 def multi(name: str, help_text: str, metavar: str = "VALUE") -> Callable:
     return click.option(name, multiple=True, metavar=metavar, help=help_text)
 

@@ -6,7 +6,16 @@ import click
 
 from .. import lookup, output, views
 from . import complete
-from .common import exists_exit, format_options, inspect_each, multi, read_state, report_many, service
+from .common import (
+    exists_exit,
+    format_options,
+    inspect_each,
+    multi,
+    publish_option,
+    read_state,
+    report_many,
+    service,
+)
 
 COLUMNS = [
     ("NAME", lambda r: r["name"]),
@@ -16,6 +25,7 @@ COLUMNS = [
     ("IPV4", lambda r: r["ipv4"] or ""),
     ("IPV6", lambda r: r["ipv6"] or ""),
     ("MAC", lambda r: r["mac"] or ""),
+    ("PORTS", lambda r: ", ".join(r["ports"])),
 ]
 
 
@@ -38,13 +48,14 @@ def endpoint() -> None:
 @click.option("--mac", default=None, help="MAC address (default 02:42 + the IPv4 bytes).")
 @multi("--link-local-ip", "Extra link-local address.", "IP")
 @multi("--alias", "Extra name in peers' hosts files.", "NAME")
-def create(network_ref, name, ip, ip6, mac, link_local_ip, alias):
+@publish_option
+def create(network_ref, name, ip, ip6, mac, link_local_ip, alias, publish):
     """Create endpoint NAME on NETWORK and print its name."""
     from ..service.endpoints import EndpointRequest
     from ..service.endpoints import create as create_endpoint
 
     req = EndpointRequest(name=name, ip=ip, ip6=ip6, mac=mac, link_local=list(link_local_ip),
-                          aliases=list(alias))
+                          aliases=list(alias), publish=list(publish))
     click.echo(create_endpoint(service(), network_ref, req).name)
 
 

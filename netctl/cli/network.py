@@ -19,6 +19,7 @@ from .common import (
     name_matches,
     no_trunc_option,
     parse_filters,
+    publish_option,
     read_state,
     report_many,
     service,
@@ -49,14 +50,31 @@ def network() -> None:
 @multi("--ip-range", "Allocate endpoint addresses from this sub-range.", "CIDR")
 @multi("--aux-address", "Reserve an address: name=ip.", "NAME=IP")
 @click.option("--ipv6", is_flag=True, help="Enable IPv6 (a ULA /64 unless --subnet gives one).")
-@click.option("--internal", is_flag=True, help="No default route out of the network.")
+@click.option("--internal", is_flag=True,
+              help="No default route, nothing forwarded in or out, no masquerade: sandboxes reach "
+                   "each other and the gateway only.")
 @multi("--label", "Metadata k=v.", "KEY=VALUE")
 @click.option("-o", "--opt", "opts", multiple=True, metavar="KEY=VALUE",
               help="Driver option: mtu, bridge, icc, masquerade, host_ip, iface_prefix, hairpin, "
                    "ipv6_from_mac (docker's com.docker.network.* names work too).")
 @click.option("--ignore", is_flag=True, help="Succeed without change if the network exists.")
 def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal, label, opts, ignore):
-    """Create network NAME and print its name."""
+    """Create network NAME and print its name.
+
+    \b
+    A bridge network gets nftables rules (the firewall; off with firewall = false in
+    netctl.toml), in its own chains of table inet netctl, made here and removed by rm:
+      -o masquerade=true   (default) traffic from the subnet leaving through another
+                           interface is masqueraded; IPv6: ULA subnets only
+      -o host_ip=ADDR      SNAT to ADDR instead of masquerading
+      -o icc=false         sandboxes of the network cannot talk to each other (table
+                           bridge netctl; the gateway and the outside stay reachable)
+      --internal           nothing forwarded in or out, nothing masqueraded
+    Traffic between two netctl networks is dropped both ways; replies pass.  Creating a
+    non-internal network turns on net.ipv4.ip_forward (and IPv6 forwarding for an IPv6
+    network) if it is off; netctl never turns either off.  Without nft such a network is
+    refused (exit 1).
+    """
     from ..service.networks import NetworkRequest
     from ..service.networks import create as create_network
 
@@ -156,19 +174,24 @@ def prune(force):
 @multi("--link-local-ip", "Extra link-local address.", "IP")
 @click.option("--priority", type=int, default=0, show_default=True,
               help="Higher wins the default route (-2147483648 to 2147483647).")
-def connect(network_ref, sandbox_ref, name, ip, ip6, mac, alias, link_local_ip, priority):
+@publish_option
+def connect(network_ref, sandbox_ref, name, ip, ip6, mac, alias, link_local_ip, priority, publish):
     """Create an endpoint on NETWORK and join it to SANDBOX, in one step.
 
     On a host network the sandbox uses the host's network namespace (/run/netns/SANDBOX is
     bound to it) until it is disconnected. A sandbox on a null or host network joins no
     other network, and one on other networks cannot join a null or host network (exit 4).
+    With -p it prints each published port as `docker port` does (80/tcp -> 0.0.0.0:8080).
     """
     from ..service.connect import connect as do_connect
     from ..service.endpoints import EndpointRequest
 
     req = EndpointRequest(name=name or "", ip=ip, ip6=ip6, mac=mac, aliases=list(alias),
-                          link_local=list(link_local_ip))
-    do_connect(service(), network_ref, sandbox_ref, req, priority)
+                          link_local=list(link_local_ip), publish=list(publish))
+    ep = do_connect(service(), network_ref, sandbox_ref, req, priority)
+    if publish:
+        for line in views.ports_shown(ep):
+            click.echo(line)
 
 
 @network.command()

@@ -134,7 +134,7 @@ class Settings:
         if self._context is None:
             from ..service.context import Context
 
-            self._context = Context(self.store)
+            self._context = Context(self.store, config_path=self.config_path)
         return self._context
 
 
@@ -146,7 +146,7 @@ class Settings:
               help="How long to wait for the state lock before giving up (exit 7); inf waits for ever.")
 @click.option("--config", envvar="NETCTL_CONFIG", default=CONFIG_PATH, show_default=True,
               show_envvar=True, metavar="PATH",
-              help="Config file: default pools, excluded ranges, MTU, driver (/dev/null: none).")
+              help="Config file: default pools, excluded ranges, MTU, driver, firewall (/dev/null: none).")
 @click.option("--color", envvar="NETCTL_COLOR", default="auto", show_default=True, show_envvar=True,
               type=click.Choice(["auto", "always", "never"]),
               help="Colour tables: auto = on a terminal unless NO_COLOR is set.")

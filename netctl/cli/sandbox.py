@@ -49,6 +49,18 @@ def create(name, hostname, dns, dns_search, dns_option, add_host):
     click.echo(create_sandbox(service(), req).name)
 
 
+@sandbox.command()
+@click.argument("ref", metavar="SANDBOX", shell_complete=complete.sandboxes)
+def port(ref):
+    """Print SANDBOX's published ports, one per line, as `docker port` does:
+    80/tcp -> 0.0.0.0:8080.  Only the ports of joined endpoints are active."""
+    state = read_state()
+    sb = lookup.sandbox(state, ref)
+    for ep in state.endpoints_in(sb):
+        for line in views.ports_shown(ep):
+            click.echo(line)
+
+
 @sandbox.command("ls")
 @format_options
 @no_trunc_option

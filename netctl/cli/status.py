@@ -59,10 +59,16 @@ def _caller_line(c: dict[str, Any]) -> str:
             f"CAP_SYS_ADMIN {_yes(c['cap_sys_admin'])}: {verdict}")
 
 
+def _firewall_line(f: dict[str, Any]) -> str:
+    from ..firewall.facts import line
+
+    return line(f)
+
+
 def text(facts: dict[str, Any]) -> str:
     rows = [("state", _state_line(facts["state"])), ("lock", _lock_line(facts["lock"])),
             ("config", _config_line(facts["config"])), ("kernel", _kernel_line(facts["kernel"])),
-            ("caller", _caller_line(facts["caller"]))]
+            ("caller", _caller_line(facts["caller"])), ("nft", _firewall_line(facts["firewall"]))]
     return "\n".join([f"netctl {facts['version']}"] + [f"{k:<8}{v}" for k, v in rows])
 
 
@@ -75,9 +81,14 @@ def status(fmt: str) -> None:
     What to look at first when something is wrong: the state file (path, size, object
     counts, or why it cannot be read), who holds the state lock, which config file is in
     use and whether it is valid, what the kernel offers (network namespaces, bridge, veth,
-    nf_tables, nft), and the caller's rights (root, CAP_NET_ADMIN, CAP_SYS_ADMIN).
+    nf_tables, nft), the caller's rights (root, CAP_NET_ADMIN, CAP_SYS_ADMIN), and the
+    firewall: on or off (firewall = false in netctl.toml), the nft version, whether netctl's
+    nftables tables match the state (needs root to read), and which forwarding sysctls
+    (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding) netctl turned on; it never turns
+    them off.
 
-    Reads only (no lock, no root needed) and always exits 0: what is wrong is in the output.
+    Reads only (no lock; root only for the table match) and always exits 0: what is
+    wrong is in the output.
     """
     from ..service.status import gather
     from ..store import Store

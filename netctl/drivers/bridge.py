@@ -153,8 +153,8 @@ class BridgeDriver:
                               peer_netns=peer_netns, peer_mac=ep.mac)
 
         tx.step("veth-create", create, lambda: k.link_delete(ep.host_ifname))
-        if option_bool(net, "hairpin", False):
-            tx.step("veth-hairpin", lambda: k.link_set_hairpin(ep.host_ifname, True))
+        if option_bool(net, "hairpin", False) or ep.ports:  # a sandbox reaching its own
+            tx.step("veth-hairpin", lambda: k.link_set_hairpin(ep.host_ifname, True))  # port
         if into is not None:
             self._configure_inside(net, ep, into, tx)
 

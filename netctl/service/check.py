@@ -7,10 +7,11 @@ exist, its state is not saved yet) is never mistaken for drift or, worse, for an
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 from .. import drift, etcfiles
-from ..errors import KernelError, PermissionDenied
+from ..errors import KernelError, NetctlError, PermissionDenied
 from ..kernel.base import Route
 from ..model import State
 from . import gateway
@@ -48,7 +49,31 @@ def wanted_routes(state: State) -> dict[str, list[Route]]:
 
 def findings(ctx: Context, state: State) -> list[drift.Finding]:
     """Every difference between ``state`` and the kernel now (the caller holds the lock)."""
-    return drift.compare(state, read_facts(ctx, state), wanted_routes(state))
+    found = drift.compare(state, read_facts(ctx, state), wanted_routes(state))
+    return found + firewall_findings(ctx, state)
+
+
+def firewall_findings(ctx: Context, state: State) -> list[drift.Finding]:
+    from ..firewall import sync
+
+    return [drift.Finding(drift.FIREWALL, "firewall", "firewall", problem)
+            for problem in sync.drift(ctx, state)]
+
+
+def warn_foreign_drops(ctx: Context) -> None:
+    """Another table's forward base chain with policy drop defeats netctl's rules: say so."""
+    from ..firewall import sync
+
+    try:
+        chains = sync.foreign_drops(ctx)
+    except NetctlError as exc:
+        print(f"netctl: warning: could not list nftables chains: {exc}", file=sys.stderr)
+        return
+    for chain in chains:
+        print(f"netctl: warning: {chain} drops forwarded traffic by policy (hook forward, policy "
+              "drop): sandboxes cannot reach the outside; accept netctl's bridges there (e.g. "
+              "iifname \"br-*\" accept; oifname \"br-*\" ct state established,related accept) "
+              "or let that firewall's owner do it", file=sys.stderr)
 
 
 def check(ctx: Context) -> list[drift.Finding]:
@@ -59,4 +84,6 @@ def check(ctx: Context) -> list[drift.Finding]:
         raise PermissionDenied("check looks inside the sandboxes' namespaces, which needs root "
                                "(CAP_SYS_ADMIN); run it with sudo") from None
     with ctx.locked(changing=False) as state:
-        return findings(ctx, state)
+        found = findings(ctx, state)
+    warn_foreign_drops(ctx)
+    return found

@@ -11,7 +11,7 @@ from .. import lookup, validate
 from ..drivers.base import get_driver
 from ..errors import Conflict, NotFound
 from ..model import Endpoint
-from . import endpoints, gateway, hostnet
+from . import endpoints, gateway, hostnet, publish
 from .context import Context
 from .endpoints import EndpointRequest
 
@@ -21,6 +21,7 @@ def _same_request(ep: Endpoint, req: EndpointRequest) -> bool:
         (not req.ip or (ep.ipv4 or "").split("/")[0] == req.ip)
         and (not req.ip6 or (ep.ipv6 or "").split("/")[0] == req.ip6)
         and (not req.mac or ep.mac == req.mac)
+        and not req.publish
     )
 
 
@@ -42,6 +43,7 @@ def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointReque
         hostnet.check_exclusive(state, net, sb)
         driver = get_driver(net.driver, ctx)
         ep = endpoints.plan(state, net, req)
+        publish.plan(ctx, state, net, ep, req.publish)
         if driver.plumbs:
             endpoints.ready_to_plumb(ctx, state, sb)
             driver.check_routes(net, ep, sb)
@@ -51,6 +53,7 @@ def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointReque
         state.endpoints.append(ep)
         if driver.plumbs:
             gateway.apply(ctx.kernel, state, sb, tx)
+            publish.sync_if(ctx, state, ep, tx)
         elif net.driver == "host":
             hostnet.enter(ctx, sb, tx)
     return ep

@@ -36,6 +36,8 @@ class Context:
     #: an open plan (plan.py: apply, batch): mutations and locked reads nest in its one
     #: lock, load, transaction and save instead of taking their own
     plan: Any = field(default=None, repr=False)
+    config_path: str | None = None  # netctl.toml: read once, when the firewall asks (firewall/sync.py)
+    _firewall: object = field(default=None, repr=False)  # sync.Firewall, made on first use
 
     @property
     def journal(self) -> Path:

@@ -15,7 +15,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError, NotFound
 from ..model import Endpoint, Network, Sandbox, State, now
 from ..txn import Transaction
-from . import batch, gateway, hostnet, leftovers, nsguard
+from . import batch, gateway, hostnet, leftovers, nsguard, publish
 from .context import Context
 
 
@@ -27,8 +27,12 @@ class EndpointRequest:
     mac: str | None = None
     link_local: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
+    publish: list[str] = field(default_factory=list)  # -p values (service/publish.py)
 
     def validated(self) -> EndpointRequest:
+        from .publish import parse
+
+        parse(self.publish)  # syntax errors are exit 2 before the lock
         return EndpointRequest(
             name=validate.name(self.name, "endpoint name"),
             ip=validate.address(self.ip, "--ip", version=4) if self.ip else None,
@@ -36,6 +40,7 @@ class EndpointRequest:
             mac=validate.mac(self.mac) if self.mac else None,
             link_local=[validate.link_local(a) for a in self.link_local],
             aliases=[validate.name(a, "alias") for a in self.aliases],
+            publish=list(self.publish),
         )
 
 
@@ -100,6 +105,7 @@ def create(ctx: Context, network_ref: str, req: EndpointRequest) -> Endpoint:
     with ctx.mutation() as (state, tx):
         net = lookup.network(state, network_ref)
         ep = plan(state, net, req)
+        publish.plan(ctx, state, net, ep, req.publish)  # reserved; active once joined
         get_driver(net.driver, ctx).create_endpoint(net, ep, tx)
         state.endpoints.append(ep)
     return ep
@@ -137,6 +143,7 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
         ep.ifname = next_ifname(net, sb)
         driver.join(net, ep, sb, tx)
         gateway.apply(ctx.kernel, state, sb, tx)
+        publish.sync_if(ctx, state, ep, tx)
     elif net.driver == "host":
         hostnet.enter(ctx, sb, tx)
 
@@ -161,6 +168,7 @@ def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transactio
     if net.driver == "host":  # deleted or not, the sandbox gets its own namespace back
         hostnet.leave(ctx, sb, tx)
     ep.ifname, ep.priority = None, 0
+    publish.sync_if(ctx, state, ep, tx)  # its ports stop with the join
 
 
 def join(ctx: Context, endpoint_ref: str, sandbox_ref: str, priority: int = 0) -> Endpoint:

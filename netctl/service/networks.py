@@ -9,6 +9,7 @@ from .. import etcfiles, hostsfile, ipam, ipam_request, lookup, validate
 from ..config import Config
 from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError
+from ..firewall import sync as firewall
 from ..model import Network, State, Subnet, now
 from ..txn import Transaction
 from . import batch, leftovers
@@ -139,12 +140,16 @@ def create(ctx: Context, req: NetworkRequest, ignore: bool = False,
             if cfg.default_mtu and "mtu" not in net.options:
                 net.options["mtu"] = str(cfg.default_mtu)  # recorded: later config edits keep it
             _plan_ipam(ctx, state, net, req, cfg)
+            firewall.require(ctx, net)
         get_driver(driver_name, ctx).create_network(net, tx)
         state.networks.append(net)
+        if driver_name == "bridge":
+            firewall.sync(ctx, state, tx)  # NAT and isolation (firewall/rules.py)
     return net
 
 
-def _remove_one(ctx: Context, state: State, net: Network, tx: Transaction) -> None:
+def _remove_one(ctx: Context, state: State, net: Network, tx: Transaction,
+                sync: bool = True) -> None:
     eps = state.endpoints_of(net)
     if eps:
         names = ", ".join(e.name for e in eps)
@@ -152,6 +157,8 @@ def _remove_one(ctx: Context, state: State, net: Network, tx: Transaction) -> No
     driver = get_driver(net.driver, ctx)
     tx.on_commit("bridge-delete", lambda: driver.delete_network(net))  # cannot be undone
     state.networks.remove(net)
+    if sync and net.driver == "bridge":
+        firewall.sync(ctx, state, tx)  # its rules go before the save, undoably
 
 
 def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str], list[NetctlError]]:
@@ -172,6 +179,8 @@ def prune(ctx: Context, only: set[str] | None = None) -> list[str]:
         for net in prune_candidates(state):
             if only is not None and net.id not in only:
                 continue
-            _remove_one(ctx, state, net, tx)
+            _remove_one(ctx, state, net, tx, sync=False)
             names.append(net.name)
+        if names:
+            firewall.sync(ctx, state, tx)
     return names

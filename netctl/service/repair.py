@@ -137,6 +137,15 @@ def _orphans(ctx: Context, state: State, failures: list[str]) -> None:
         _attempt(f.subject, lambda _tx, x=f: _delete_orphan(ctx, state, x), failures)
 
 
+def _firewall(ctx: Context, state: State, failures: list[str]) -> None:
+    """Rebuild netctl's nftables tables from the state in one batch (after a reboot the
+    ruleset is empty; after an edit by hand it differs)."""
+    from ..firewall import sync
+
+    if _targets(ctx, state, drift.FIREWALL):
+        _attempt("firewall", lambda tx: sync.sync(ctx, state, tx), failures)
+
+
 def reconcile(ctx: Context, recreate_sandboxes: bool) -> Outcome:
     """Fix every finding in §12 order; nothing at all happens when nothing differs."""
     failures: list[str] = []
@@ -148,6 +157,7 @@ def reconcile(ctx: Context, recreate_sandboxes: bool) -> Outcome:
             _endpoints(ctx, state, failures)
             _routes(ctx, state, failures)
             _orphans(ctx, state, failures)
+            _firewall(ctx, state, failures)
         for sb in state.sandboxes:  # temps a killed file write left (the files follow on the way out)
             if nsguard.ours(ctx.kernel, sb):
                 etcfiles.sweep_sandbox_files(sb.name)

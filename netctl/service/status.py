@@ -22,6 +22,12 @@ CAP_SYS_ADMIN = 21
 
 
 def gather(store: Store, config_path: str) -> dict[str, Any]:
+    from ..firewall import facts as firewall
+
+    try:
+        state = store.read()
+    except (NetctlError, OSError):
+        state = None
     return {
         "version": _version(),
         "state": state_facts(store),
@@ -29,6 +35,7 @@ def gather(store: Store, config_path: str) -> dict[str, Any]:
         "config": config_facts(config_path),
         "kernel": kernel_facts(),
         "caller": caller_facts(store.path),
+        "firewall": firewall.gather(state, config_path),
     }
 
 

@@ -10,8 +10,9 @@ and network the state file knows about (forked: it is cleanup, not the thing und
 ``wipe_kernel`` everything else a test (or a killed run) left in the suite's namespace.
 
 ``kernel_snapshot`` is what "the kernel is unchanged" means in these tests: the named
-namespaces, the ``/etc/netns`` files, and for the host and every namespace its links (kind,
-master, up, MTU, MAC, alias, addresses, IPv6 switch) and main-table routes. Kernel-made IPv6
+namespaces, the ``/etc/netns`` files, netctl's nftables tables (inet and bridge), the
+forwarding sysctls, and for the host and every namespace its links (kind, master, up, MTU,
+MAC, alias, addresses, IPv6 switch) and main-table routes. Kernel-made IPv6
 link-local addresses and routes are left out: a bridge gains one the first time a port carries,
 and keeps it.
 """
@@ -107,6 +108,7 @@ def wipe_kernel(k, etc_netns: bool = True) -> None:
     for link in k.links():
         if link.name != "lo":
             k.link_delete(link.name)
+    wipe_firewall()
     if etc_netns:
         for entry in os.listdir("/etc/netns"):
             path = os.path.join("/etc/netns", entry)
@@ -114,6 +116,27 @@ def wipe_kernel(k, etc_netns: bool = True) -> None:
                 os.unlink(path)  # a test's symlink or a stray temp file
             else:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+NETCTL_TABLES = ("inet", "bridge")
+FORWARDING = ("ipv4/ip_forward", "ipv6/conf/all/forwarding")
+
+
+def nft_table(family: str) -> str:
+    """``nft list table FAMILY netctl`` ('' when absent, or when there is no nft)."""
+    nft = shutil.which("nft")
+    if nft is None:
+        return ""
+    proc = subprocess.run([nft, "list", "table", family, "netctl"], capture_output=True, text=True)
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+def wipe_firewall() -> None:
+    """Delete netctl's nftables tables (in the suite's own namespace: a test's, or a killed run's)."""
+    nft = shutil.which("nft")
+    for family in NETCTL_TABLES:
+        if nft and nft_table(family):
+            subprocess.run([nft, "delete", "table", family, "netctl"], check=True)
 
 
 def only_lo(k) -> bool:
@@ -156,7 +179,8 @@ def netns_view(k, netns: str | None) -> dict:
     links = {
         x.name: (x.kind, x.master, x.up, x.mtu, x.mac, x.alias,
                  tuple(sorted(a for a in x.addresses if not a.startswith("fe80:"))),
-                 _sysctl(netns, x.name))
+                 _sysctl(netns, x.name),
+                 _read(f"/proc/sys/net/ipv4/conf/{x.name}/route_localnet") if netns is None else "")
         for x in k.links(netns)
     }
     routes = sorted((r.dst, r.gateway or "", r.dev or "", r.scope, r.family)
@@ -175,7 +199,9 @@ def etc_netns() -> dict[str, str]:
 
 def kernel_snapshot(k) -> dict:
     names = k.netns_list()
-    view = {"netns": names, "etc": etc_netns(), "host": netns_view(k, None)}
+    view = {"netns": names, "etc": etc_netns(), "host": netns_view(k, None),
+            "nft": {f: nft_table(f) for f in NETCTL_TABLES},
+            "forwarding": [_read(f"/proc/sys/net/{key}") for key in FORWARDING]}
     for name in names:
         view[f"ns:{name}"] = netns_view(k, name)
     return view

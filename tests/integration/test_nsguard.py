@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from netctl_runner import diff, kernel_snapshot, netns_view
+from netctl_runner import diff, kernel_snapshot, netns_view, wait_until
 
 THEIRS = "127.0.0.1 localhost theirs\n"
 
@@ -107,7 +107,11 @@ def test_the_namespace_netctl_runs_in_is_never_a_sandbox(lab):
     lab.two_sandboxes()
     lab.cli.ok("network", "create", "other", "--subnet", "10.78.0.0/24")
     db = json.loads(lab.cli.ok("sandbox", "inspect", "db"))[0]["id"]
+    veth = lab.endpoint("demo/db")["host_ifname"]
     lab.nk.netns_delete("db")
+    # the kernel frees the dead namespace's veth pair asynchronously: wait, or the snapshot
+    # below may still hold its host end (seen under load)
+    assert wait_until(lambda: lab.nk.link_get(veth) is None)
     os.symlink(f"/proc/{os.getpid()}/ns/net", "/run/netns/db")
     ip("link", "set", "lo", "alias", f"netctl:{db}")
     try:

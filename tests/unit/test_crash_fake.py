@@ -305,5 +305,5 @@ def test_normal_runs_leave_no_temp_files(tmp_path):
                  ["endpoint", "rm", "e1"], ["sandbox", "rm", "s1"], ["network", "rm", "n1"]):
         world.ok(*argv)
         assert not world.temp_files(), argv
-    assert sorted(p.name for p in world.root.iterdir()) == ["etc-netns", "kernel.json", "state.toml",
-                                                            "state.toml.lock"]
+    assert sorted(p.name for p in world.root.iterdir()) == [
+        "etc-netns", "kernel.json", "kernel.json.nft.json", "state.toml", "state.toml.lock"]
