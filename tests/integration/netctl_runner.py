@@ -207,6 +207,14 @@ def kernel_snapshot(k) -> dict:
     return view
 
 
+def left_behind(before: dict, after: dict) -> list[str]:
+    """What removing everything a test made left in the kernel: ``diff`` without the
+    forwarding sysctls, which netctl turns on when a network needs them and by design never
+    turns off behind other software's back (the firewall tests assert that)."""
+    return diff({k: v for k, v in before.items() if k != "forwarding"},
+                {k: v for k, v in after.items() if k != "forwarding"})
+
+
 def diff(before: dict, after: dict) -> list[str]:
     """Readable differences between two snapshots (empty when equal)."""
     lines = []

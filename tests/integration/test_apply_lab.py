@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from netctl_runner import Netctl, diff, kernel_snapshot
+from netctl_runner import Netctl, diff, kernel_snapshot, left_behind
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PORT = 5302
@@ -46,7 +46,7 @@ def cli(tmp_path, kern):
     runner.env["NETCTL_CONFIG"] = "/dev/null"
     yield runner
     runner.teardown()
-    left = diff(before, kernel_snapshot(kern))
+    left = left_behind(before, kernel_snapshot(kern))
     assert not left, "netctl left this behind:\n" + "\n".join(left)
 
 
@@ -122,7 +122,7 @@ def test_small_lab_built_checked_reapplied_changed_destroyed(cli, kern, lab_file
 
     cli.ok("destroy", "-f", str(lab_file))
     assert addresses(cli) == {} and cli.names("network") == [] and cli.names("sandbox") == []
-    assert diff(before, kernel_snapshot(kern)) == []
+    assert left_behind(before, kernel_snapshot(kern)) == []
 
 
 @pytest.mark.parametrize("fault", ["route-add", "veth-create:after", "link-up"])
@@ -136,7 +136,7 @@ def test_a_fault_in_the_middle_of_an_apply_leaves_everything_as_it_was(cli, kern
     before, state = kernel_snapshot(kern), cli.state.read_bytes()
     code, _, err = cli("apply", "-f", str(lab_file), env={"NETCTL_FAULT": fault})
     assert code == 1 and "sandboxes.web.connect[0]" in err and "injected fault" in err, err
-    assert diff(before, kernel_snapshot(kern)) == []
+    assert left_behind(before, kernel_snapshot(kern)) == []
     assert cli.state.read_bytes() == state
 
 
@@ -167,7 +167,7 @@ def test_a_replace_is_part_of_the_one_transaction(cli, kern, lab_file, fault):
     code, out, err = cli("apply", "-f", str(lab_file), env={"NETCTL_FAULT": fault} if fault else {})
     if fault:
         assert code == 1 and "injected fault" in err, err
-        assert diff(before, kernel_snapshot(kern)) == []
+        assert left_behind(before, kernel_snapshot(kern)) == []
         assert cli.state.read_bytes() == state
         return
     assert code == 0, err
@@ -189,7 +189,7 @@ def test_a_changed_address_reconnects_on_the_same_subnet(cli, kern, lab_file, fa
     code, out, err = cli("apply", "-f", str(lab_file), env={"NETCTL_FAULT": fault} if fault else {})
     if fault:
         assert code == 1 and "sandboxes.db.connect[0]" in err, err
-        assert diff(before, kernel_snapshot(kern)) == [] and cli.state.read_bytes() == state
+        assert left_behind(before, kernel_snapshot(kern)) == [] and cli.state.read_bytes() == state
         return
     assert code == 0, err
     assert inside(kern, "db") == {"eth1": ("10.20.0.6/24",)}
