@@ -107,7 +107,9 @@ def test_the_namespace_netctl_runs_in_is_never_a_sandbox(lab):
     lab.two_sandboxes()
     lab.cli.ok("network", "create", "other", "--subnet", "10.78.0.0/24")
     db = json.loads(lab.cli.ok("sandbox", "inspect", "db"))[0]["id"]
+    host_end = lab.endpoint("db")["host_ifname"]
     lab.nk.netns_delete("db")
+    assert lab.ns.wait_gone(lab.nk, host_end)  # freed asynchronously: not during the snapshots
     os.symlink(f"/proc/{os.getpid()}/ns/net", "/run/netns/db")
     ip("link", "set", "lo", "alias", f"netctl:{db}")
     try:

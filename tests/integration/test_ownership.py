@@ -150,6 +150,20 @@ def test_another_states_namespace_name_is_refused_as_such(lab, tmp_path):
     b.ok("sandbox", "rm", "shared")
 
 
+def test_another_states_bridge_is_not_adopted(lab, tmp_path):
+    """``-o bridge=`` named A's bridge: B put its gateway on it (two states on one L2 segment,
+    and A's ``network rm`` then pulled the bridge from under B's network)."""
+    lab.two_sandboxes()
+    bridge = lab.bridge("demo")
+    before = kernel_snapshot(lab.nk)
+    b = Forked(tmp_path / "b.toml")
+    res = b("network", "create", "bnet", "--subnet", "10.78.0.0/24", "-o", f"bridge={bridge}")
+    assert res.code == 4 and "belongs to another netctl network" in res.err, res
+    assert b.ok("network", "ls", "-q") == ""
+    assert diff(before, kernel_snapshot(lab.nk)) == []
+    assert lab.cli("check").code == 0
+
+
 # --- privilege ---
 
 MUTATING = [
