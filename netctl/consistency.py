@@ -26,6 +26,8 @@ class Inconsistent(Exception):
 def first_problem(state: State) -> str | None:
     """None for a consistent state, else the first problem found, for the error line."""
     try:
+        if state.pool_index < 0:  # an index into the pools: negative picks from the end
+            raise Inconsistent(f"pool_index {state.pool_index} is negative")
         _unique_objects("network", state.networks)
         sandboxes = _unique_objects("sandbox", state.sandboxes)
         _unique_objects("endpoint", state.endpoints, names=False)
@@ -72,6 +74,9 @@ def _unique_objects(kind: str, objects: list, names: bool = True) -> set[str]:
 
 def _network(net) -> None:
     where = f"network {net.name!r}"
+    _rule(validate.driver, net.driver, f"{where}: driver")
+    # read back by the driver: int(mtu) crashed (exit 1), a prefix '../x' reached the kernel
+    _rule(validate.options, [f"{k}={v}" for k, v in net.options.items()], f"{where}: options")
     if net.bridge is not None:
         _rule(validate.ifname, net.bridge, f"{where}: bridge")
     for sub in net.subnets:
@@ -83,8 +88,13 @@ def _network(net) -> None:
 
 def _sandbox(sb: Sandbox) -> None:
     """What is rendered into hosts and resolv.conf, held to the input rules (sandbox create):
-    a line break smuggled into any of it would add lines of the editor's choosing there."""
+    a line break smuggled into any of it would add lines of the editor's choosing there; and
+    the interface counters, whose next name must be one the kernel takes."""
     where = f"sandbox {sb.name!r}"
+    for prefix, n in [*sb.ifindexes.items(), ("eth", sb.next_ifindex)]:
+        if n < 0:
+            raise Inconsistent(f"{where}: interface counter {prefix} {n} is negative")
+        _rule(validate.ifname, f"{prefix}{n}", f"{where}: next interface")
     if sb.hostname is not None:
         _rule(validate.hostname, sb.hostname, f"{where}: hostname")
     for server in sb.dns:

@@ -81,6 +81,17 @@ HOSTILE = [
     (("endpoints", 0, "ipv4"), "172.18.0.9/16", "used twice"),  # an aux address
     (("endpoints", 0, "ipv4"), "10.8.0.2/24", "in none of network"),
     (("endpoints", 0, "ipv6"), "fd00:2::2/64", "in none of network"),
+    # read back by the driver and the counters (exit 1 from int('abc') or from the kernel)
+    (("networks", 0, "options"), {"mtu": "abc"}, "options"),
+    (("networks", 0, "options"), {"iface_prefix": "../x"}, "options"),
+    (("networks", 0, "options"), {"icc": "maybe"}, "options"),
+    (("networks", 0, "options"), {"nope": "1"}, "options"),
+    (("networks", 0, "driver"), "macvlan", "driver"),
+    (("sandboxes", 0, "ifindexes"), {"eth": 10**17}, "next interface"),
+    (("sandboxes", 0, "ifindexes"), {"eth": -1}, "negative"),
+    (("sandboxes", 0, "ifindexes"), {"../x": 0}, "next interface"),
+    (("sandboxes", 0, "next_ifindex"), -2, "negative"),
+    (("pool_index",), -5, "negative"),
 ]
 
 
