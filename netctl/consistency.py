@@ -12,11 +12,11 @@ list, sets for the uniqueness checks.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from ipaddress import ip_interface, ip_network
+from ipaddress import ip_address, ip_interface, ip_network
 
 from . import validate
 from .errors import InvalidInput
-from .model import Endpoint, State
+from .model import Endpoint, Network, Sandbox, State
 
 
 class Inconsistent(Exception):
@@ -26,15 +26,16 @@ class Inconsistent(Exception):
 def first_problem(state: State) -> str | None:
     """None for a consistent state, else the first problem found, for the error line."""
     try:
-        networks = _unique_objects("network", state.networks)
+        if state.pool_index < 0:  # an index into the pools: negative picks from the end
+            raise Inconsistent(f"pool_index {state.pool_index} is negative")
+        _unique_objects("network", state.networks)
         sandboxes = _unique_objects("sandbox", state.sandboxes)
         _unique_objects("endpoint", state.endpoints, names=False)
         for net in state.networks:
             _network(net)
         for sb in state.sandboxes:
-            if sb.hostname is not None:  # rendered into hosts files: no line breaks smuggled in
-                _rule(validate.hostname, sb.hostname, f"sandbox {sb.name!r}: hostname")
-        _endpoints(state.endpoints, networks, sandboxes)
+            _sandbox(sb)
+        _endpoints(state.endpoints, {n.id: n for n in state.networks}, sandboxes)
     except Inconsistent as exc:
         return str(exc)
     return None
@@ -73,6 +74,9 @@ def _unique_objects(kind: str, objects: list, names: bool = True) -> set[str]:
 
 def _network(net) -> None:
     where = f"network {net.name!r}"
+    _rule(validate.driver, net.driver, f"{where}: driver")
+    # read back by the driver: int(mtu) crashed (exit 1), a prefix '../x' reached the kernel
+    _rule(validate.options, [f"{k}={v}" for k, v in net.options.items()], f"{where}: options")
     if net.bridge is not None:
         _rule(validate.ifname, net.bridge, f"{where}: bridge")
     for sub in net.subnets:
@@ -82,9 +86,60 @@ def _network(net) -> None:
                 _rule(validate.address, addr, f"{where}: address")
 
 
-def _endpoints(endpoints: list[Endpoint], networks: set[str], sandboxes: set[str]) -> None:
+def _sandbox(sb: Sandbox) -> None:
+    """What is rendered into hosts and resolv.conf, held to the input rules (sandbox create):
+    a line break smuggled into any of it would add lines of the editor's choosing there; and
+    the interface counters, whose next name must be one the kernel takes."""
+    where = f"sandbox {sb.name!r}"
+    for prefix, n in [*sb.ifindexes.items(), ("eth", sb.next_ifindex)]:
+        if n < 0:
+            raise Inconsistent(f"{where}: interface counter {prefix} {n} is negative")
+        _rule(validate.ifname, f"{prefix}{n}", f"{where}: next interface")
+    if sb.hostname is not None:
+        _rule(validate.hostname, sb.hostname, f"{where}: hostname")
+    for server in sb.dns:
+        _rule(validate.address, server, f"{where}: dns")
+    for domain in sb.dns_search:
+        if domain != ".":
+            _rule(validate.hostname, domain, f"{where}: dns_search")
+    for option in sb.dns_options:
+        if not option or any(c.isspace() for c in option):
+            raise Inconsistent(f"{where}: dns_options: invalid option {option!r}")
+    for entry in sb.extra_hosts:
+        host, _, addr = entry.partition(":")
+        _rule(validate.hostname, host, f"{where}: extra_hosts")
+        _rule(validate.address, addr, f"{where}: extra_hosts")
+
+
+def _endpoint_fields(ep: Endpoint, where: str) -> None:
+    """Aliases go into peers' hosts files, link-local addresses and the priority to the kernel."""
+    for alias in ep.aliases:
+        _rule(validate.name, alias, f"{where}: alias")
+    for addr in ep.link_local:
+        _rule(lambda v: validate.link_local(str(ip_interface(v).ip)), addr, f"{where}: link_local")
+    _rule(validate.priority, ep.priority, f"{where}: priority")
+
+
+def _reserved(networks: dict[str, Network]) -> set[tuple[str, str, str]]:
+    """Gateways and aux addresses: no endpoint may carry one (``check --repair`` would program
+    the bridge's own address into a sandbox)."""
+    return {(net.id, "address", str(ip_address(addr))) for net in networks.values()
+            for sub in net.subnets for addr in [sub.gateway, *sub.aux_addresses.values()]
+            if addr is not None}
+
+
+def _in_subnets(ep: Endpoint, net: Network, where: str) -> None:
+    for value in (ep.ipv4, ep.ipv6):
+        if value is None:
+            continue
+        ip = ip_interface(value).ip
+        if not any(ip in ip_network(sub.subnet) for sub in net.subnets):
+            raise Inconsistent(f"{where}: address {value} is in none of network {net.name!r}'s subnets")
+
+
+def _endpoints(endpoints: list[Endpoint], networks: dict[str, Network], sandboxes: set[str]) -> None:
     """References resolve; per network: names, addresses, MACs unique; per sandbox: ifnames."""
-    per_network: set[tuple[str, str, str]] = set()
+    per_network = _reserved(networks)
     per_sandbox: set[tuple[str, str]] = set()
     for ep in endpoints:
         where = f"endpoint {ep.name!r}"
@@ -99,10 +154,12 @@ def _endpoints(endpoints: list[Endpoint], networks: set[str], sandboxes: set[str
                 _rule(validate.ifname, value, f"{where}: {field}")
         if ep.mac is not None:
             _rule(validate.mac, ep.mac, f"{where}: mac")
+        _endpoint_fields(ep, where)
         for key, value in _keys(ep):
             if (ep.network, key, value) in per_network:
                 raise Inconsistent(f"{where}: {key} {value} is used twice in its network")
             per_network.add((ep.network, key, value))
+        _in_subnets(ep, networks[ep.network], where)
         if ep.sandbox is not None and ep.ifname is not None:
             if (ep.sandbox, ep.ifname) in per_sandbox:
                 raise Inconsistent(f"{where}: ifname {ep.ifname} is used twice in its sandbox")

@@ -41,23 +41,34 @@ class UnsafePath(Conflict):
 
 def host_resolv_text() -> str:
     """The host's resolv.conf; behind systemd-resolved's stub, the real upstream file."""
-    try:
-        text = Path(HOST_RESOLV).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
+    text = _host_text(HOST_RESOLV)
     servers = [line.split()[1] for line in text.splitlines()
                if line.startswith("nameserver") and len(line.split()) > 1]
     if servers == ["127.0.0.53"] and os.path.exists(SYSTEMD_RESOLV):
-        return Path(SYSTEMD_RESOLV).read_text(encoding="utf-8", errors="replace")
+        return _host_text(SYSTEMD_RESOLV)
     return text
 
 
 def host_hosts_text() -> str:
     """The host's /etc/hosts: what a sandbox on a host network gets (spec §7.4)."""
+    return _host_text(HOST_HOSTS)
+
+
+def _host_text(path: str) -> str:
+    """A host file (a symlink is the admin's, e.g. resolved's stub), "" unless a regular file."""
+    fd = None
     try:
-        return Path(HOST_HOSTS).read_text(encoding="utf-8", errors="replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        with os.fdopen(fd, "rb") as handle:
+            fd = None
+            return handle.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def etc_dir() -> Path:
@@ -108,12 +119,18 @@ def make_sandbox_dir(name: str) -> None:
 
 
 def _read_at(dir_fd: int, fname: str) -> str | None:
-    """The file's text; None when missing, unreadable or a symlink (which is not ours)."""
+    """The file's text; None when missing, unreadable, a symlink (which is not ours) or not a
+    regular file: a FIFO put there blocked the open for ever, inside the commit where signals
+    wait (``network connect`` hung and ignored SIGTERM)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(fname, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        fd = os.open(fname, flags, dir_fd=dir_fd)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
         with os.fdopen(fd, "r", encoding="utf-8") as handle:
             return handle.read()
     except (OSError, UnicodeDecodeError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import string
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +44,23 @@ class _Value:
         return format(text(self.value), spec)
 
 
+class _Formatter(string.Formatter):
+    """``str.format`` without its two ways out of the row: ``{name.__class__}`` walks Python
+    attributes (``{name.__init__.__globals__}`` printed the module's globals) and ``!r``/``!a``
+    print a repr.  Keys and indexes (``{subnets[0][subnet]}``) stay; ``!s`` is the plain text."""
+
+    def get_field(self, field_name, args, kwargs):
+        if "." in re.sub(r"\[[^\]]*\]", "", field_name):  # a dot outside [...] reads an attribute
+            raise InvalidInput(f"--format: {{{field_name}}}: attribute access is not supported "
+                               "(index instead: {subnets[0][subnet]})")
+        return super().get_field(field_name, args, kwargs)
+
+    def convert_field(self, value, conversion):
+        if conversion in (None, "s"):
+            return value
+        raise InvalidInput(f"--format: conversion !{conversion} is not supported (values print as JSON)")
+
+
 def template(fmt: str, row: dict[str, Any]) -> str:
     """A Go template when it has ``{{`` (gotemplate.py), otherwise a Python format string."""
     try:
@@ -54,7 +73,7 @@ def template(fmt: str, row: dict[str, Any]) -> str:
         return gotemplate.render(gotemplate.parse(fmt), row)
     try:
         values = {key: _Value(value) for key, value in row.items()}
-        return fmt.format(**values).replace("\\t", "\t").replace("\\n", "\n")
+        return _Formatter().vformat(fmt, (), values).replace("\\t", "\t").replace("\\n", "\n")
     except (KeyError, IndexError) as exc:
         raise InvalidInput(f"--format: unknown field {exc} (fields: {', '.join(row)})") from None
     except (ValueError, AttributeError, TypeError) as exc:

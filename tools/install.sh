@@ -63,8 +63,17 @@ if [ -e "$home" ] && [ ! -f "$home/pyvenv.cfg" ] && [ -n "$(ls -A "$home")" ]; t
     say "$home exists and is not a venv; refusing to replace it (set NETCTL_HOME)"
     exit 1
 fi
-"$python" -m venv --clear "$home"
-"$home/bin/python" -m pip install --quiet --disable-pip-version-check "$src"
+# An upgrade installs into the venv that is there, so a pip that fails (no index, no network)
+# leaves the working netctl in place; only a venv of another Python version is rebuilt.
+version='import sys; print(sys.version_info[:2])'
+if [ -f "$home/pyvenv.cfg" ] \
+        && [ "$("$home/bin/python" -c "$version" 2>/dev/null)" = "$("$python" -c "$version")" ] \
+        && "$home/bin/python" -m pip --version >/dev/null 2>&1; then
+    say "upgrading the netctl in $home"
+else
+    "$python" -m venv --clear "$home"
+fi
+"$home/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$src"
 
 install -d "$prefix/bin"
 ln -sf "$home/bin/netctl" "$prefix/bin/netctl"

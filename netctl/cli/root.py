@@ -138,9 +138,16 @@ class Settings:
         return self._context
 
 
+def _state_path(_ctx, _param, value: str) -> str:
+    """An empty --state named no file (it crashed with exit 1 as the path '.')."""
+    if not value:
+        raise click.BadParameter("empty path: name the state file")
+    return value
+
+
 @click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--state", envvar="NETCTL_STATE", default=DEFAULT_PATH, show_default=True,
-              show_envvar=True, metavar="PATH", help="State file.")
+              show_envvar=True, metavar="PATH", help="State file.", callback=_state_path)
 @click.option("--lock-timeout", envvar="NETCTL_LOCK_TIMEOUT", default=30.0, show_default=True,
               show_envvar=True, type=Seconds(), metavar="SECONDS",
               help="How long to wait for the state lock before giving up (exit 7); inf waits for ever.")

@@ -55,6 +55,11 @@ class BridgeDriver:
         mtu = int(net.options["mtu"]) if "mtu" in net.options else None
         if existing is not None and existing.kind != "bridge":
             raise Conflict(f"existing interface {net.bridge} is not a bridge")
+        if existing is not None and existing.owner not in (None, net.id):
+            # another netctl network's (of this or another state file): adopting it would put
+            # this network's gateway on it and tie the two states' objects together
+            raise Conflict(f"bridge {net.bridge} belongs to another netctl network "
+                           f"({existing.owner[:12]}); netctl adopts only bridges it did not make")
         net.bridge_adopted = existing is not None and existing.owner != net.id
         if not net.bridge_adopted:
             net.bridge_changes = []

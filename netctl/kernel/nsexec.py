@@ -36,6 +36,8 @@ def exec_in_netns(name: str, argv: list[str]) -> NoReturn:
         os.execvp(argv[0], argv)
     except FileNotFoundError:
         _die(f"{argv[0]}: command not found", 127)
+    except ValueError:  # an empty name (or a NUL byte): no such command, as a shell says
+        _die(f"{argv[0]!r}: command not found", 127)
     except PermissionError:
         _die(f"{argv[0]}: permission denied", 126)
     except OSError as exc:

@@ -16,12 +16,17 @@ from .context import Context
 from .endpoints import EndpointRequest
 
 
-def _same_request(ep: Endpoint, req: EndpointRequest) -> bool:
+def _same_request(ep: Endpoint, req: EndpointRequest, priority: int) -> bool:
+    """What was asked is what the endpoint has (an option not given asks nothing); otherwise
+    a repeated connect is a conflict, never a success that dropped ``--alias`` or ``--priority``."""
     return (
         (not req.ip or (ep.ipv4 or "").split("/")[0] == req.ip)
         and (not req.ip6 or (ep.ipv6 or "").split("/")[0] == req.ip6)
         and (not req.mac or ep.mac == req.mac)
         and not req.publish
+        and (not req.aliases or sorted(set(req.aliases)) == sorted(set(ep.aliases)))
+        and (not req.link_local or sorted(set(req.link_local)) == sorted(set(ep.link_local)))
+        and (not priority or priority == ep.priority)
     )
 
 
@@ -34,7 +39,7 @@ def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointReque
         sb = lookup.sandbox(state, sandbox_ref)
         req = EndpointRequest(**{**req.__dict__, "name": req.name or sb.name}).validated()
         existing = lookup.endpoint_in(state, net, req.name)
-        if existing is not None and existing.sandbox == sb.id and _same_request(existing, req):
+        if existing is not None and existing.sandbox == sb.id and _same_request(existing, req, priority):
             return existing
         for ep in state.endpoints_in(sb):
             if ep.network == net.id and existing is None:

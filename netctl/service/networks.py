@@ -116,7 +116,7 @@ def create(ctx: Context, req: NetworkRequest, ignore: bool = False,
     """``config`` (the parsed netctl.toml) supplies the driver, MTU, pools and excluded ranges."""
     cfg = config or Config()
     name = validate.name(req.name, "network name")
-    driver_name = validate.driver(req.driver or cfg.default_driver)
+    driver_name = validate.driver(cfg.default_driver if req.driver is None else req.driver)  # '' is no driver
     labels = validate.labels(req.labels)
     options = validate.options(req.options)
     if driver_name != "bridge":

@@ -56,7 +56,19 @@ def _bridges(ctx: Context, state: State, failures: list[str]) -> None:
     driver = get_driver("bridge", ctx)
     for f in _targets(ctx, state, drift.BRIDGE):
         net = next(n for n in state.networks if n.id == f.target)
-        _attempt(f.subject, lambda tx, n=net: driver.create_network(n, tx), failures)
+        _attempt(f.subject, lambda tx, n=net: _rebridge(ctx, driver, n, tx), failures)
+
+
+def _rebridge(ctx: Context, driver, net, tx: Transaction) -> None:
+    """Re-create or re-address the network's bridge, unless the bridge now under its name is
+    someone else's: netctl made this one (it was not adopted), so a bridge without its mark
+    is not it, and taking it over would put the gateway on (and later take "up" off) a link
+    netctl never made."""
+    link = ctx.kernel.link_get(net.bridge)
+    if link is not None and not net.bridge_adopted and link.owner != net.id:
+        raise Conflict(f"{net.bridge} is not the bridge netctl made for network {net.name!r}: "
+                       "netctl leaves it alone; remove it or the network by hand")
+    driver.create_network(net, tx)
 
 
 def _recreate_namespace(ctx: Context, sb: Sandbox, tx: Transaction) -> None:

@@ -32,6 +32,8 @@ def test_missing_and_unrunnable_commands_are_127_and_126(box, tmp_path):
     os.chmod(script, 0o644)
     code, _, err = box("sandbox", "exec", "box", "--", str(script))
     assert code == 126 and "permission denied" in err
+    code, _, err = box("sandbox", "exec", "box", "--", "")  # was exit 1, "unexpected error"
+    assert code == 127 and "command not found" in err and err.count("\n") == 1
 
 
 def test_netctls_own_failures_are_125(box, tmp_path, nk):

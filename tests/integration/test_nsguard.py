@@ -218,6 +218,23 @@ def test_a_symlinked_file_is_replaced_never_followed(lab, tmp_path, fname):
     assert not path.is_symlink() and victim.read_text() == text
 
 
+@pytest.mark.parametrize("fname", ["hosts", "resolv.conf"])
+def test_a_fifo_in_place_of_a_file_is_replaced_never_waited_on(lab, fname):
+    """Opening a FIFO blocks until a writer comes: ``network connect`` hung for ever after
+    its save (where signals wait), and SIGTERM could not stop it."""
+    lab.two_sandboxes()
+    path = Path("/etc/netns/db") / fname
+    path.unlink()
+    os.mkfifo(path)
+    lab.cli.timeout = 15
+    res = lab.cli("check")
+    assert res.code == 9 and f"/etc/netns/db/{fname} missing" in res.out, res
+    lab.cli.ok("sandbox", "create", "s3")
+    lab.cli.ok("network", "connect", "demo", "s3")  # db's files are re-rendered
+    assert path.is_file() and not path.is_fifo()
+    assert lab.cli("check").code == 0
+
+
 def _exec_err(sandbox: str) -> str:
     res = subprocess.run(["ip", "netns", "exec", sandbox, "true"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

@@ -150,6 +150,38 @@ def test_another_states_namespace_name_is_refused_as_such(lab, tmp_path):
     b.ok("sandbox", "rm", "shared")
 
 
+def test_another_states_bridge_is_not_adopted(lab, tmp_path):
+    """``-o bridge=`` named A's bridge: B put its gateway on it (two states on one L2 segment,
+    and A's ``network rm`` then pulled the bridge from under B's network)."""
+    lab.two_sandboxes()
+    bridge = lab.bridge("demo")
+    before = kernel_snapshot(lab.nk)
+    b = Forked(tmp_path / "b.toml")
+    res = b("network", "create", "bnet", "--subnet", "10.78.0.0/24", "-o", f"bridge={bridge}")
+    assert res.code == 4 and "belongs to another netctl network" in res.err, res
+    assert b.ok("network", "ls", "-q") == ""
+    assert diff(before, kernel_snapshot(lab.nk)) == []
+    assert lab.cli("check").code == 0
+
+
+def test_repair_never_takes_over_a_foreign_bridge_under_a_networks_bridge_name(lab):
+    """The network's own bridge gone and someone else's made under its name: repair and
+    restore adopted it silently (gateway added, set up), and ``network rm`` then set it down."""
+    lab.two_sandboxes()
+    bridge = lab.bridge("demo")
+    lab.nk.link_delete(bridge)
+    ip("link", "add", bridge, "address", "02:00:00:00:fb:02", "type", "bridge")
+    before = kernel_snapshot(lab.nk)["host"]["links"][bridge]
+    for args in (("check", "--repair"), ("restore",)):
+        res = lab.cli(*args)
+        assert res.code == 9 and "not the bridge netctl made" in res.err, (args, res)
+        assert kernel_snapshot(lab.nk)["host"]["links"][bridge] == before
+    lab.cli.ok("sandbox", "rm", "web", "db")
+    lab.cli.ok("network", "rm", "demo")
+    assert kernel_snapshot(lab.nk)["host"]["links"][bridge] == before
+    ip("link", "del", bridge)
+
+
 # --- privilege ---
 
 MUTATING = [

@@ -89,6 +89,21 @@ def test_connect_is_idempotent_and_disconnect_removes_everything(lab):
     assert lab("network", "disconnect", "-f", "front", "web").code == 0
 
 
+@pytest.mark.parametrize("extra", [("--alias", "api"), ("--priority", "5"),
+                                   ("--link-local-ip", "169.254.7.7"), ("--ip", "10.1.0.99")])
+def test_connect_again_asking_for_more_is_a_conflict_not_a_silent_success(lab, extra):
+    """The repeat used to exit 0 having dropped --alias, --priority and --link-local-ip."""
+    lab.ok("network", "connect", "front", "web")
+    before = lab.state_bytes()
+    res = lab("network", "connect", "front", "web", *extra)
+    assert res.code == 4 and "already exists" in res.err, res
+    assert lab.state_bytes() == before
+    lab.ok("network", "disconnect", "front", "web")
+    lab.ok("network", "connect", "front", "web", *extra)
+    lab.ok("network", "connect", "front", "web", *extra)  # the same request again: idempotent
+    lab.ok("network", "connect", "front", "web")  # and asking nothing asks nothing
+
+
 def test_same_name_on_two_networks_needs_network_slash_name(lab):
     lab.ok("endpoint", "create", "front", "app")
     lab.ok("endpoint", "create", "back", "app")

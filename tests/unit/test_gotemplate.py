@@ -37,6 +37,7 @@ ROW = {"name": "web", "id": "ab" * 32, "internal": True, "sandbox": None, "endpo
     ("a {{- .Name -}} b", "awebb"),
     ("{internal} {sandbox} {aliases} {labels[k]} {subnets[0][subnet]} {name:>4}",
      'true null ["x","y"] v 10.1.0.0/24  web'),
+    ("{name!s} {internal!s:>5}", "web  true"),  # !s is the text, not the repr of a wrapper
 ])
 def test_supported_forms(fmt, expected):
     assert template(fmt, ROW) == expected
@@ -53,6 +54,9 @@ def test_json_dot_is_the_row():
     "table {{.Name}}\\t{{.ID}}", "{{range .Aliases}}{{else}}{{end}}", "{{json}}", "{{index .Labels}}",
     "{{.Nope}}", "{{.Name.First}}", "{{index .Aliases 5}}", "{{range .Name}}{{end}}",
     '{{index .Labels "\\q"}}',
+    # Python format strings: no way out of the row into Python objects or their reprs
+    "{name.__init__.__globals__}", "{name.__class__}", "{subnets[0].subnet}", "{name!r}", "{name!a}",
+    "{name:{name.__class__}}",
 ])
 def test_unsupported_or_wrong_is_exit_2(fmt):
     with pytest.raises(InvalidInput) as info:

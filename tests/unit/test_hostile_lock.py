@@ -83,3 +83,11 @@ def test_a_lock_that_cannot_be_taken_names_the_lock_file(cli, monkeypatch):
     res = cli("network", "create", "n1")
     lock = cli.state.with_name(cli.state.name + ".lock")
     assert res.code == 8 and res.err == f"netctl: {lock}: cannot lock: No locks available\n", res
+
+
+@pytest.mark.parametrize("command", [("status",), ("network", "create", "n1"), ("network", "ls")])
+def test_an_empty_state_path_is_exit_2_not_a_crash(cli, command):
+    """``--state ''`` became the path '.' and crashed with exit 1 (even ``status``)."""
+    res = cli("--state", "", *command)
+    assert res.code == 2 and res.err.count("\n") == 1 and "--state" in res.err, res
+    assert not cli.state.exists()

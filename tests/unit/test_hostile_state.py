@@ -65,6 +65,33 @@ HOSTILE = [
     (("endpoints", 0, "ipv6"), "172.18.0.3/16", "not IPv6"),
     (("endpoints", 0, "mac"), "zz:42:ac:12:00:02", "invalid MAC"),
     (("networks", 0, "subnets", 0, "subnet"), "172.18.0.1/16", "subnet"),
+    # rendered into resolv.conf and hosts: a line break would add lines of the editor's choosing
+    (("sandboxes", 0, "dns"), ["1.1.1.1\nsearch evil"], "dns"),
+    (("sandboxes", 0, "dns_search"), ["a\nnameserver 6.6.6.6"], "dns_search"),
+    (("sandboxes", 0, "dns_options"), ["ndots:1\nnameserver 6.6.6.6"], "dns_options"),
+    (("sandboxes", 0, "dns_options"), [""], "dns_options"),
+    (("sandboxes", 0, "extra_hosts"), ["db:10.0.0.5\n6.6.6.7 evil"], "extra_hosts"),
+    (("sandboxes", 0, "extra_hosts"), ["db"], "extra_hosts"),
+    (("endpoints", 0, "aliases"), ["api\n6.6.6.6 evil"], "alias"),
+    # what reaches the kernel on check --repair
+    (("endpoints", 0, "link_local"), ["10.0.0.1/16"], "link_local"),
+    (("endpoints", 0, "link_local"), ["zz"], "link_local"),
+    (("endpoints", 0, "priority"), 2**80, "priority"),
+    (("endpoints", 0, "ipv4"), "172.18.0.1/16", "used twice"),  # the gateway
+    (("endpoints", 0, "ipv4"), "172.18.0.9/16", "used twice"),  # an aux address
+    (("endpoints", 0, "ipv4"), "10.8.0.2/24", "in none of network"),
+    (("endpoints", 0, "ipv6"), "fd00:2::2/64", "in none of network"),
+    # read back by the driver and the counters (exit 1 from int('abc') or from the kernel)
+    (("networks", 0, "options"), {"mtu": "abc"}, "options"),
+    (("networks", 0, "options"), {"iface_prefix": "../x"}, "options"),
+    (("networks", 0, "options"), {"icc": "maybe"}, "options"),
+    (("networks", 0, "options"), {"nope": "1"}, "options"),
+    (("networks", 0, "driver"), "macvlan", "driver"),
+    (("sandboxes", 0, "ifindexes"), {"eth": 10**17}, "next interface"),
+    (("sandboxes", 0, "ifindexes"), {"eth": -1}, "negative"),
+    (("sandboxes", 0, "ifindexes"), {"../x": 0}, "next interface"),
+    (("sandboxes", 0, "next_ifindex"), -2, "negative"),
+    (("pool_index",), -5, "negative"),
 ]
 
 

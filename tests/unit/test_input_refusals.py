@@ -109,3 +109,10 @@ def test_fresh_ids_never_start_with_an_existing_hex_name(monkeypatch):
     with pytest.raises(Conflict):
         lookup.check_new_name(nets, "aaaa", "network")
     lookup.check_new_name(nets, "aaa", "network")  # too short to be an ID prefix: just a name
+
+
+def test_an_empty_driver_is_refused_not_taken_for_the_default(cli):
+    """``--driver ''`` (an unset variable in a script) made a bridge network, exit 0."""
+    res = cli("network", "create", "n1", "--driver", "")
+    assert res.code == 2 and "unknown driver ''" in res.err, res
+    assert cli.state_bytes() == b""

@@ -22,9 +22,9 @@ PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.e
 WHEELHOUSE = os.environ.get("NETCTL_WHEELHOUSE", "")
 
 
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(tmp_path: Path, *args: str, wheels: str = WHEELHOUSE) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "NETCTL_HOME": str(tmp_path / "opt"), "PREFIX": str(tmp_path / "usr"),
-            "PYTHON": PYTHON, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": WHEELHOUSE}
+            "PYTHON": PYTHON, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": wheels}
     return subprocess.run(["sh", str(SCRIPT), *args], env=full, capture_output=True, text=True, timeout=300)
 
 
@@ -60,6 +60,25 @@ def test_install_puts_netctl_man_pages_and_completions_in_place_and_uninstall_re
     assert res.returncode == 0, res.stderr
     assert installed_files(usr) == set()
     assert not (tmp_path / "opt").exists()
+
+
+@pytest.mark.skipif(not WHEELHOUSE and os.environ.get("CI") != "true",
+                    reason="set NETCTL_WHEELHOUSE (bash .ci/run does) to install offline")
+def test_an_upgrade_that_fails_leaves_the_installed_netctl_working(tmp_path):
+    """The second run wiped the venv (venv --clear) before pip ran: with no index reachable
+    the upgrade failed and netctl was gone (exit 127)."""
+    if subprocess.run([PYTHON, "-c", "import ensurepip, venv"], capture_output=True).returncode != 0:
+        pytest.skip(f"{PYTHON} has no venv module (the script would apt-get install it)")
+    assert run(tmp_path).returncode == 0
+    netctl = tmp_path / "usr" / "bin" / "netctl"
+    empty = tmp_path / "no-wheels"
+    empty.mkdir()
+    assert run(tmp_path, wheels=str(empty)).returncode != 0  # pip finds nothing to build with
+    version = subprocess.run([str(netctl), "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and "netctl, version" in version.stdout
+    res = run(tmp_path)  # a good upgrade reuses the venv
+    assert res.returncode == 0 and "upgrading" in res.stderr, res.stderr
+    assert subprocess.run([str(netctl), "--version"], capture_output=True).returncode == 0
 
 
 def test_install_refuses_to_replace_a_directory_that_is_not_its_venv(tmp_path):
