@@ -22,7 +22,7 @@ from ipaddress import ip_interface
 
 from .hostsfile import hosts, resolv_conf
 from .kernel.base import Link, Route
-from .model import Endpoint, Network, Sandbox, State
+from .model import Endpoint, Index, Network, Sandbox, State
 
 BRIDGE, SANDBOX, ENDPOINT, ROUTE, ORPHAN, FILE = "bridge", "sandbox", "endpoint", "route", "orphan", "file"
 PHASES = (BRIDGE, SANDBOX, ENDPOINT, ROUTE, ORPHAN, FILE)
@@ -135,8 +135,10 @@ def _owner(link: Link | None) -> str | None:
     return link.owner if link is not None else None
 
 
-def host_mode(state: State, sb: Sandbox) -> bool:
+def host_mode(state: State, sb: Sandbox, index: Index | None = None) -> bool:
     """On a ``host`` network: /run/netns/NAME must be the host's namespace (service/hostnet)."""
+    if index is not None:
+        return any(index.networks[e.network].driver == "host" for e in index.in_sandbox(sb.id))
     return any((n := _by_id(state.networks, e.network)) is not None and n.driver == "host"
                for e in state.endpoints_in(sb))
 
@@ -260,25 +262,30 @@ def _orphans(state: State, facts: Facts) -> list[Finding]:
     return out
 
 
-def sandbox_ipv6(state: State, sb: Sandbox) -> bool:
+def sandbox_ipv6(state: State, sb: Sandbox, index: Index | None = None) -> bool:
     """Whether the sandbox's resolv.conf keeps IPv6 nameservers (as Context.refresh_files)."""
+    if index is not None:
+        return any(index.networks[e.network].ipv6 for e in index.in_sandbox(sb.id))
     return any(_by_id(state.networks, e.network) and _by_id(state.networks, e.network).ipv6
                for e in state.endpoints_in(sb))
 
 
-def rendered(state: State, sb: Sandbox, host_resolv: str, host_hosts: str = "") -> dict[str, str]:
-    """The sandbox's /etc/netns files; one on a host network sees the host's own (§7.4)."""
-    shared = host_mode(state, sb)
-    return {"hosts": hosts(state, sb, host_hosts if shared else None),
-            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb), shared)}
+def rendered(state: State, sb: Sandbox, host_resolv: str, host_hosts: str = "",
+             index: Index | None = None) -> dict[str, str]:
+    """The sandbox's /etc/netns files; one on a host network sees the host's own (§7.4).
+    ``index``: one built for the whole pass when several sandboxes are rendered."""
+    index = index or Index(state)
+    shared = host_mode(state, sb, index)
+    return {"hosts": hosts(state, sb, host_hosts if shared else None, index),
+            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb, index), shared)}
 
 
-def _files(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
+def _files(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Finding]:
     if not usable(sb, facts) and not (sb.name in facts.host_bound and host_mode(state, sb)):
         return []
     have = facts.files.get(sb.name, {})
     out = []
-    for fname, text in rendered(state, sb, facts.host_resolv, facts.host_hosts).items():
+    for fname, text in rendered(state, sb, facts.host_resolv, facts.host_hosts, index).items():
         current = have.get(fname)
         if current != text:
             state_word = "missing" if current is None else "out of date"
@@ -305,6 +312,7 @@ def compare(state: State, facts: Facts, wanted_routes: dict[str, list[Route]]) -
     for sb in state.sandboxes:
         out += _routes(state, sb, facts, wanted_routes.get(sb.id, []))
     out += _orphans(state, facts)
+    index = Index(state)
     for sb in state.sandboxes:
-        out += _files(state, sb, facts)
+        out += _files(state, sb, facts, index)
     return out

@@ -207,3 +207,28 @@ class State:
 
     def sandbox_by_id(self, sid: str) -> Sandbox:
         return next(s for s in self.sandboxes if s.id == sid)
+
+
+class Index:
+    """One pass over a state's lists: objects by ID and endpoints per network and per
+    sandbox, each list in state order.  The state's own ``*_by_id``/``endpoints_*`` scan
+    the lists, which is right for one lookup but quadratic inside a loop over objects;
+    a loop builds one of these instead.  A snapshot: build it after the last change."""
+
+    def __init__(self, state: State):
+        self.networks = {n.id: n for n in state.networks}
+        self.sandboxes = {s.id: s for s in state.sandboxes}
+        self.position = {}
+        self._on_network: dict[str, list[Endpoint]] = {}
+        self._in_sandbox: dict[str, list[Endpoint]] = {}
+        for i, ep in enumerate(state.endpoints):
+            self.position[ep.id] = i
+            self._on_network.setdefault(ep.network, []).append(ep)
+            if ep.sandbox is not None:
+                self._in_sandbox.setdefault(ep.sandbox, []).append(ep)
+
+    def on_network(self, network_id: str) -> list[Endpoint]:
+        return self._on_network.get(network_id, [])
+
+    def in_sandbox(self, sandbox_id: str) -> list[Endpoint]:
+        return self._in_sandbox.get(sandbox_id, [])

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import drift, etcfiles, interrupts
+from .. import drift, etcfiles, hostsfile, interrupts
 from ..errors import PermissionDenied
 from ..kernel.base import Kernel, owner_mark
-from ..model import SCHEMA, State, new_state_id
+from ..model import SCHEMA, Index, Sandbox, State, new_state_id
 from ..store import Store
 from ..txn import Transaction, checkpoint
 from . import intents
@@ -32,6 +32,10 @@ class Context:
     _sid_saved: bool = field(default=False, repr=False)  # the state file holds its identity
     #: links a killed run created but never marked, as check reports them (intents.py)
     unmarked: dict[tuple[str | None, str], str] = field(default_factory=dict, repr=False)
+    #: what the sandboxes' files were rendered from when the mutation loaded the state
+    _files_before: hostsfile.Inputs | None = field(default=None, repr=False)
+    #: re-render every sandbox's files, not only those the change reaches (check --repair)
+    refresh_all: bool = field(default=False, repr=False)
 
     @property
     def journal(self) -> Path:
@@ -82,7 +86,7 @@ class Context:
     def mutation(self) -> Iterator[tuple[State, Transaction]]:
         self.require_privilege()
         with self.locked(changing=True) as state:
-            self._state = state
+            self._state, self._files_before = state, hostsfile.inputs(state)
             with Transaction() as tx:
                 yield state, tx
                 interrupts.hold()  # from here on a signal cannot split saved from reported
@@ -120,28 +124,38 @@ class Context:
             intents.write(self.journal, intents.Journal(sid))
 
     def refresh_files(self, state: State) -> None:
-        """Re-render every sandbox's hosts and resolv.conf from the saved state; the files of
-        a sandbox whose namespace is not netctl's any more are someone else's: left alone."""
+        """Re-render the hosts and resolv.conf of the sandboxes the change can reach (its own,
+        and its peers on the networks it touched: see hostsfile.affected), or of every one
+        with ``refresh_all``; a file whose text is unchanged is not written.  The files of a
+        sandbox whose namespace is not netctl's any more are someone else's: left alone."""
         if not state.sandboxes:
             return
+        index = Index(state)
+        if self.refresh_all or self._files_before is None:
+            targets, self.refresh_all = state.sandboxes, False
+        else:
+            targets = hostsfile.affected(self._files_before, state, index)
+        host_resolv, host_hosts = (etcfiles.host_resolv_text() if targets else ""), None
+        for sb in targets:
+            host_mode = drift.host_mode(state, sb, index)
+            if host_hosts is None and host_mode:
+                host_hosts = etcfiles.host_hosts_text()  # read only when a sandbox needs it
+            files = drift.rendered(state, sb, host_resolv, host_hosts or "", index)
+            self._write_files(sb, files, host_mode)
+
+    def _write_files(self, sb: Sandbox, files: dict[str, str], host_mode: bool) -> None:
         from .nsguard import foreign
 
-        host_resolv, host_hosts = etcfiles.host_resolv_text(), None
-        for sb in state.sandboxes:
-            if host_hosts is None and drift.host_mode(state, sb):
-                host_hosts = etcfiles.host_hosts_text()  # read only when a sandbox needs it
-            files = drift.rendered(state, sb, host_resolv, host_hosts or "")
-            host_mode = drift.host_mode(state, sb)
-            try:
-                done = etcfiles.write_sandbox_files(
-                    sb.name, files["hosts"], files["resolv.conf"],
-                    allowed=lambda s=sb, h=host_mode: not foreign(self.kernel, s, h),
-                )
-            except etcfiles.UnsafePath as exc:
-                print(f"netctl: warning: {exc}", file=sys.stderr)
-            except OSError as exc:
-                print(f"netctl: warning: /etc/netns/{sb.name}: {exc.strerror}", file=sys.stderr)
-            else:
-                if not done:
-                    print(f"netctl: warning: /etc/netns/{sb.name} not updated: namespace "
-                          f"/run/netns/{sb.name} is not netctl's", file=sys.stderr)
+        try:
+            done = etcfiles.write_sandbox_files(
+                sb.name, files["hosts"], files["resolv.conf"],
+                allowed=lambda: not foreign(self.kernel, sb, host_mode),
+            )
+        except etcfiles.UnsafePath as exc:
+            print(f"netctl: warning: {exc}", file=sys.stderr)
+        except OSError as exc:
+            print(f"netctl: warning: /etc/netns/{sb.name}: {exc.strerror}", file=sys.stderr)
+        else:
+            if not done:
+                print(f"netctl: warning: /etc/netns/{sb.name} not updated: namespace "
+                      f"/run/netns/{sb.name} is not netctl's", file=sys.stderr)
