@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +77,8 @@ def save(state_path: Path, text: bytes, document: dict[str, Any]) -> None:
 
     data = json.dumps({"version": VERSION, "blake2b": _digest(text), "state": document},
                       separators=(",", ":")).encode()
+    import tempfile
+
     directory = state_path.parent
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{state_path.name}.", suffix=".tmp")
