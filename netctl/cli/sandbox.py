@@ -6,6 +6,7 @@ import click
 
 from .. import lookup, output, views
 from ..errors import NetctlError
+from ..model import Index
 from . import complete
 from .common import (
     exists_exit,
@@ -55,7 +56,8 @@ def create(name, hostname, dns, dns_search, dns_option, add_host):
 def list_(fmt, quiet, no_trunc):
     """List sandboxes."""
     state = read_state()
-    rows = [views.sandbox(state, s) for s in state.sandboxes]
+    index = Index(state)
+    rows = [views.sandbox(state, s, index) for s in state.sandboxes]
     output.render(rows, untruncated(COLUMNS, no_trunc), fmt, quiet)
 
 

@@ -183,3 +183,18 @@ def test_affected_is_only_the_reach_of_the_change():
                                     sandbox=after.sandboxes[3].id))
     names = {sb.name for sb in hostsfile.affected(hostsfile.inputs(before), after)}
     assert names == {"aa", "bb", "dd"}  # cc is only on back
+
+
+@pytest.mark.parametrize("noun", ["network", "sandbox", "endpoint"])
+def test_listing_does_not_scan_the_state_per_row(cli, monkeypatch, noun):
+    """``ls`` with 1,000 rows: lookups through one Index, not a scan of every list per row
+    (the state's *_by_id/endpoints_* helpers, which are linear)."""
+    _lab(cli)
+    _add_filler(cli)
+    scans = []
+    for method in ("network_by_id", "sandbox_by_id", "endpoints_in", "endpoints_of"):
+        real = getattr(State, method)
+        counted = lambda self, x, _m=method, _r=real: scans.append(_m) or _r(self, x)  # noqa: E731
+        monkeypatch.setattr(State, method, counted)
+    out = cli.ok(noun, "ls", "--format", "json")
+    assert len(out) > 1000 and scans == []
