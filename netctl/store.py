@@ -77,11 +77,11 @@ def dump(state: State) -> bytes:
 
 def _dump(state: State) -> tuple[bytes, dict]:
     """The file's bytes and the document they hold (every field but the ``None`` ones: the
-    file shows every setting, and tools that read it find every key)."""
-    import tomli_w
+    file shows every setting, and tools that read it find every key), in tomli_w's layout."""
+    from . import statetoml
 
     document = state.to_dict()
-    return tomli_w.dumps(document).encode(), document
+    return statetoml.dumps(document).encode(), document
 
 
 class Store:
