@@ -79,12 +79,14 @@ _CHECKS: dict[str, Any] = {
 }
 
 
-_SCHEMAS: dict[type, dict[str, tuple[str, Any]]] = {}  # per class: field -> (type, check)
+_SCHEMAS: dict[type, dict[str, tuple[str, Any, type | None]]] = {}
+_QUICK = {"str": str, "str | None": str}  # a value of exactly this type passes at once
 
 
-def _schema(cls) -> dict[str, tuple[str, Any]]:
+def _schema(cls) -> dict[str, tuple[str, Any, type | None]]:
+    """Per class: field -> (annotation, check, the type that needs no check)."""
     if cls not in _SCHEMAS:
-        _SCHEMAS[cls] = {f.name: (f.type, _CHECKS.get(f.type)) for f in fields(cls)}
+        _SCHEMAS[cls] = {f.name: (f.type, _CHECKS.get(f.type), _QUICK.get(f.type)) for f in fields(cls)}
     return _SCHEMAS[cls]
 
 
@@ -97,8 +99,8 @@ def _build(cls, data: dict[str, Any]):
     for key, value in data.items():
         if key not in schema:
             raise TypeError(f"{cls.__name__}: unknown key {key!r}")
-        kind, check = schema[key]
-        if check is not None and not check(value):
+        kind, check, quick = schema[key]
+        if type(value) is not quick and check is not None and not check(value):
             raise TypeError(f"{cls.__name__}.{key}: expected {kind}, got {value!r}")
     return cls(**data)
 
