@@ -86,15 +86,39 @@ class Context:
     def mutation(self) -> Iterator[tuple[State, Transaction]]:
         self.require_privilege()
         with self.locked(changing=True) as state:
-            self._state, self._files_before = state, hostsfile.inputs(state)
+            self._state = state
+            self._files_before = None if self.rendering.exists() else hostsfile.inputs(state)
             with Transaction() as tx:
                 yield state, tx
                 interrupts.hold()  # from here on a signal cannot split saved from reported
                 checkpoint("save")
-                self.store.save(state)
+                self._files_pending(True)
+                try:
+                    self.store.save(state)
+                except BaseException:
+                    self._files_pending(False)
+                    raise
             intents.remove(self.journal)  # the state now holds the identity and every object
             checkpoint("files")
             self.refresh_files(state)
+            self._files_pending(False)
+
+    @property
+    def rendering(self) -> Path:
+        """``<state>.files``: there from just before a save until the sandboxes' files are
+        rendered.  A run killed in between leaves it, and the next change then renders
+        every sandbox's files instead of only those its own change reaches."""
+        return self.store.path.with_name(self.store.path.name + ".files")
+
+    def _files_pending(self, pending: bool) -> None:
+        try:
+            if pending:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+                os.close(os.open(self.rendering, flags, 0o644))
+            else:
+                os.unlink(self.rendering)
+        except OSError:  # no room or no right: the save that follows says so, or it is gone
+            pass
 
     def mark(self, object_id: str) -> str:
         """The ifalias for an object of the state being changed.  A state without an

@@ -198,3 +198,17 @@ def test_listing_does_not_scan_the_state_per_row(cli, monkeypatch, noun):
         monkeypatch.setattr(State, method, counted)
     out = cli.ok(noun, "ls", "--format", "json")
     assert len(out) > 1000 and scans == []
+
+
+def test_a_run_killed_before_its_files_makes_the_next_change_render_every_sandbox(cli, counted):
+    """``<state>.files`` is there from just before the save until the files are written; a
+    run killed in between leaves it, and the next change renders every sandbox's files."""
+    _lab(cli)
+    assert not (cli.state.parent / "state.toml.files").exists()  # gone after every run
+    (cli.etc / "p1" / "hosts").write_text("stale\n")  # as a kill during the files left it
+    (cli.state.parent / "state.toml.files").touch()
+    counted["rendered"].clear()
+    cli.ok("network", "connect", "front", "p0")  # a no-op: reaches no sandbox by itself
+    assert sorted(counted["rendered"]) == ["new", "p0", "p1", "p2"]
+    assert (cli.etc / "p1" / "hosts").read_text() != "stale\n"
+    assert not (cli.state.parent / "state.toml.files").exists()
