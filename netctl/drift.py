@@ -143,8 +143,8 @@ def host_mode(state: State, sb: Sandbox, index: Index | None = None) -> bool:
                for e in state.endpoints_in(sb))
 
 
-def _sandbox(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
-    if host_mode(state, sb):
+def _sandbox(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Finding]:
+    if host_mode(state, sb, index):
         if sb.name in facts.host_bound:
             return []
         if usable(sb, facts):
@@ -195,11 +195,11 @@ def _parked(ep: Endpoint, facts: Facts) -> list[str]:
     return []
 
 
-def _endpoint(state: State, ep: Endpoint, facts: Facts) -> list[Finding]:
-    net = _by_id(state.networks, ep.network)
+def _endpoint(ep: Endpoint, facts: Facts, index: Index) -> list[Finding]:
+    net = index.networks.get(ep.network)
     if net is None or net.driver != "bridge":
         return []  # null/host endpoints have no interface
-    sb = _by_id(state.sandboxes, ep.sandbox) if ep.sandbox else None
+    sb = index.sandboxes.get(ep.sandbox) if ep.sandbox else None
     if ep.sandbox and (sb is None or not usable(sb, facts)):
         return []  # the sandbox finding covers it
     problems = _host_end(ep, net, facts)
@@ -212,22 +212,22 @@ def _route_key(route: Route) -> tuple:
     return (route.family, route.gateway, route.dev)
 
 
-def wants_lo_ipv6(state: State, sb: Sandbox) -> bool:
+def wants_lo_ipv6(state: State, sb: Sandbox, index: Index | None = None) -> bool:
     """Spec §7.2: ``lo`` has IPv6 exactly while one of the sandbox's interfaces has."""
-    return any(ep.ifname and any(a and ":" in a for a in (ep.ipv6, *ep.link_local))
-               for ep in state.endpoints_in(sb))
+    eps = index.in_sandbox(sb.id) if index is not None else state.endpoints_in(sb)
+    return any(ep.ifname and any(a and ":" in a for a in (ep.ipv6, *ep.link_local)) for ep in eps)
 
 
-def _loopback(state: State, sb: Sandbox, view: NetnsView) -> list[str]:
+def _loopback(state: State, sb: Sandbox, view: NetnsView, index: Index) -> list[str]:
     """IPv6 on ``lo`` shows as its ``::1`` (the kernel adds it when the switch goes on)."""
     lo = view.links.get("lo")
     has = lo is not None and any(_same_addr(a, "::1/128") for a in lo.addresses)
-    if lo is None or has == wants_lo_ipv6(state, sb):
+    if lo is None or has == wants_lo_ipv6(state, sb, index):
         return []
     return [f"lo has IPv6 {'on' if has else 'off'}, expected {'off' if has else 'on'}"]
 
 
-def _routes(state: State, sb: Sandbox, facts: Facts, wanted: list[Route]) -> list[Finding]:
+def _routes(state: State, sb: Sandbox, facts: Facts, wanted: list[Route], index: Index) -> list[Finding]:
     view = facts.netns.get(sb.name)
     if view is None or not usable(sb, facts):
         return []
@@ -235,7 +235,7 @@ def _routes(state: State, sb: Sandbox, facts: Facts, wanted: list[Route]) -> lis
     want = {_route_key(r) for r in wanted}
     problems = [f"default route via {g} dev {d} missing" for _, g, d in sorted(want - have, key=str)]
     problems += [f"unexpected default route via {g} dev {d}" for _, g, d in sorted(have - want, key=str)]
-    problems += _loopback(state, sb, view)
+    problems += _loopback(state, sb, view, index)
     return [Finding(ROUTE, "sandbox", f"sandbox {sb.name}", p, sb.id) for p in problems]
 
 
@@ -281,7 +281,7 @@ def rendered(state: State, sb: Sandbox, host_resolv: str, host_hosts: str = "",
 
 
 def _files(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Finding]:
-    if not usable(sb, facts) and not (sb.name in facts.host_bound and host_mode(state, sb)):
+    if not usable(sb, facts) and not (sb.name in facts.host_bound and host_mode(state, sb, index)):
         return []
     have = facts.files.get(sb.name, {})
     out = []
@@ -302,17 +302,17 @@ def compare(state: State, facts: Facts, wanted_routes: dict[str, list[Route]]) -
     """Every difference, in repair order. ``wanted_routes``: sandbox ID -> its elected
     default routes (service/gateway.py), passed in so this module stays free of services."""
     out: list[Finding] = []
+    index = Index(state)  # one pass: the loops below look objects up, never scan the lists
     for net in state.networks:
         if net.driver == "bridge":
             out += _bridge(net, facts)
     for sb in state.sandboxes:
-        out += _sandbox(state, sb, facts)
+        out += _sandbox(state, sb, facts, index)
     for ep in state.endpoints:
-        out += _endpoint(state, ep, facts)
+        out += _endpoint(ep, facts, index)
     for sb in state.sandboxes:
-        out += _routes(state, sb, facts, wanted_routes.get(sb.id, []))
+        out += _routes(state, sb, facts, wanted_routes.get(sb.id, []), index)
     out += _orphans(state, facts)
-    index = Index(state)
     for sb in state.sandboxes:
         out += _files(state, sb, facts, index)
     return out
