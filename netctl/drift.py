@@ -22,7 +22,7 @@ from ipaddress import ip_interface
 
 from .hostsfile import hosts, resolv_conf
 from .kernel.base import Link, Route
-from .model import Endpoint, Network, Sandbox, State
+from .model import Endpoint, Index, Network, Sandbox, State
 
 BRIDGE, SANDBOX, ENDPOINT, ROUTE, ORPHAN, FILE = "bridge", "sandbox", "endpoint", "route", "orphan", "file"
 FIREWALL = "firewall"  # netctl's nftables tables (firewall/sync.py reads them)
@@ -136,14 +136,16 @@ def _owner(link: Link | None) -> str | None:
     return link.owner if link is not None else None
 
 
-def host_mode(state: State, sb: Sandbox) -> bool:
+def host_mode(state: State, sb: Sandbox, index: Index | None = None) -> bool:
     """On a ``host`` network: /run/netns/NAME must be the host's namespace (service/hostnet)."""
+    if index is not None:
+        return any(index.networks[e.network].driver == "host" for e in index.in_sandbox(sb.id))
     return any((n := _by_id(state.networks, e.network)) is not None and n.driver == "host"
                for e in state.endpoints_in(sb))
 
 
-def _sandbox(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
-    if host_mode(state, sb):
+def _sandbox(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Finding]:
+    if host_mode(state, sb, index):
         if sb.name in facts.host_bound:
             return []
         if usable(sb, facts):
@@ -194,11 +196,11 @@ def _parked(ep: Endpoint, facts: Facts) -> list[str]:
     return []
 
 
-def _endpoint(state: State, ep: Endpoint, facts: Facts) -> list[Finding]:
-    net = _by_id(state.networks, ep.network)
+def _endpoint(ep: Endpoint, facts: Facts, index: Index) -> list[Finding]:
+    net = index.networks.get(ep.network)
     if net is None or net.driver != "bridge":
         return []  # null/host endpoints have no interface
-    sb = _by_id(state.sandboxes, ep.sandbox) if ep.sandbox else None
+    sb = index.sandboxes.get(ep.sandbox) if ep.sandbox else None
     if ep.sandbox and (sb is None or not usable(sb, facts)):
         return []  # the sandbox finding covers it
     problems = _host_end(ep, net, facts)
@@ -211,22 +213,22 @@ def _route_key(route: Route) -> tuple:
     return (route.family, route.gateway, route.dev)
 
 
-def wants_lo_ipv6(state: State, sb: Sandbox) -> bool:
+def wants_lo_ipv6(state: State, sb: Sandbox, index: Index | None = None) -> bool:
     """Spec §7.2: ``lo`` has IPv6 exactly while one of the sandbox's interfaces has."""
-    return any(ep.ifname and any(a and ":" in a for a in (ep.ipv6, *ep.link_local))
-               for ep in state.endpoints_in(sb))
+    eps = index.in_sandbox(sb.id) if index is not None else state.endpoints_in(sb)
+    return any(ep.ifname and any(a and ":" in a for a in (ep.ipv6, *ep.link_local)) for ep in eps)
 
 
-def _loopback(state: State, sb: Sandbox, view: NetnsView) -> list[str]:
+def _loopback(state: State, sb: Sandbox, view: NetnsView, index: Index) -> list[str]:
     """IPv6 on ``lo`` shows as its ``::1`` (the kernel adds it when the switch goes on)."""
     lo = view.links.get("lo")
     has = lo is not None and any(_same_addr(a, "::1/128") for a in lo.addresses)
-    if lo is None or has == wants_lo_ipv6(state, sb):
+    if lo is None or has == wants_lo_ipv6(state, sb, index):
         return []
     return [f"lo has IPv6 {'on' if has else 'off'}, expected {'off' if has else 'on'}"]
 
 
-def _routes(state: State, sb: Sandbox, facts: Facts, wanted: list[Route]) -> list[Finding]:
+def _routes(state: State, sb: Sandbox, facts: Facts, wanted: list[Route], index: Index) -> list[Finding]:
     view = facts.netns.get(sb.name)
     if view is None or not usable(sb, facts):
         return []
@@ -234,7 +236,7 @@ def _routes(state: State, sb: Sandbox, facts: Facts, wanted: list[Route]) -> lis
     want = {_route_key(r) for r in wanted}
     problems = [f"default route via {g} dev {d} missing" for _, g, d in sorted(want - have, key=str)]
     problems += [f"unexpected default route via {g} dev {d}" for _, g, d in sorted(have - want, key=str)]
-    problems += _loopback(state, sb, view)
+    problems += _loopback(state, sb, view, index)
     return [Finding(ROUTE, "sandbox", f"sandbox {sb.name}", p, sb.id) for p in problems]
 
 
@@ -261,25 +263,30 @@ def _orphans(state: State, facts: Facts) -> list[Finding]:
     return out
 
 
-def sandbox_ipv6(state: State, sb: Sandbox) -> bool:
+def sandbox_ipv6(state: State, sb: Sandbox, index: Index | None = None) -> bool:
     """Whether the sandbox's resolv.conf keeps IPv6 nameservers (as Context.refresh_files)."""
+    if index is not None:
+        return any(index.networks[e.network].ipv6 for e in index.in_sandbox(sb.id))
     return any(_by_id(state.networks, e.network) and _by_id(state.networks, e.network).ipv6
                for e in state.endpoints_in(sb))
 
 
-def rendered(state: State, sb: Sandbox, host_resolv: str, host_hosts: str = "") -> dict[str, str]:
-    """The sandbox's /etc/netns files; one on a host network sees the host's own (§7.4)."""
-    shared = host_mode(state, sb)
-    return {"hosts": hosts(state, sb, host_hosts if shared else None),
-            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb), shared)}
+def rendered(state: State, sb: Sandbox, host_resolv: str, host_hosts: str = "",
+             index: Index | None = None) -> dict[str, str]:
+    """The sandbox's /etc/netns files; one on a host network sees the host's own (§7.4).
+    ``index``: one built for the whole pass when several sandboxes are rendered."""
+    index = index or Index(state)
+    shared = host_mode(state, sb, index)
+    return {"hosts": hosts(state, sb, host_hosts if shared else None, index),
+            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb, index), shared)}
 
 
-def _files(state: State, sb: Sandbox, facts: Facts) -> list[Finding]:
-    if not usable(sb, facts) and not (sb.name in facts.host_bound and host_mode(state, sb)):
+def _files(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Finding]:
+    if not usable(sb, facts) and not (sb.name in facts.host_bound and host_mode(state, sb, index)):
         return []
     have = facts.files.get(sb.name, {})
     out = []
-    for fname, text in rendered(state, sb, facts.host_resolv, facts.host_hosts).items():
+    for fname, text in rendered(state, sb, facts.host_resolv, facts.host_hosts, index).items():
         current = have.get(fname)
         if current != text:
             state_word = "missing" if current is None else "out of date"
@@ -296,16 +303,17 @@ def compare(state: State, facts: Facts, wanted_routes: dict[str, list[Route]]) -
     """Every difference, in repair order. ``wanted_routes``: sandbox ID -> its elected
     default routes (service/gateway.py), passed in so this module stays free of services."""
     out: list[Finding] = []
+    index = Index(state)  # one pass: the loops below look objects up, never scan the lists
     for net in state.networks:
         if net.driver == "bridge":
             out += _bridge(net, facts)
     for sb in state.sandboxes:
-        out += _sandbox(state, sb, facts)
+        out += _sandbox(state, sb, facts, index)
     for ep in state.endpoints:
-        out += _endpoint(state, ep, facts)
+        out += _endpoint(ep, facts, index)
     for sb in state.sandboxes:
-        out += _routes(state, sb, facts, wanted_routes.get(sb.id, []))
+        out += _routes(state, sb, facts, wanted_routes.get(sb.id, []), index)
     out += _orphans(state, facts)
     for sb in state.sandboxes:
-        out += _files(state, sb, facts)
+        out += _files(state, sb, facts, index)
     return out

@@ -7,7 +7,6 @@ plain aligned text, which is cheaper and what ``awk``/``cut`` expect.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import string
@@ -22,6 +21,8 @@ Column = tuple[str, Callable[[dict[str, Any]], str]]
 
 
 def to_json(data: Any) -> str:
+    import json  # only --format json (and templates) pay for it
+
     return json.dumps(data, indent=2, sort_keys=False)
 
 

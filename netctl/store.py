@@ -14,14 +14,13 @@ import fcntl
 import os
 import stat
 import sys
-import tempfile
 import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import consistency
+from . import consistency, statecache
 from .errors import Busy, NetctlError, PermissionDenied, StateError
 from .model import READABLE_SCHEMAS, SCHEMA, State
 from .txn import checkpoint
@@ -43,13 +42,11 @@ def _check_path(path: Path) -> os.stat_result | None:
     return info
 
 
-def parse(text: bytes, path: Path) -> State:
-    try:
-        data = tomllib.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise StateError(f"{path}: cannot parse state file ({exc}); left unchanged") from None
-    except RecursionError:
-        raise StateError(f"{path}: cannot parse state file (nested too deeply); left unchanged") from None
+def parse(text: bytes, path: Path, data: dict | None = None) -> State:
+    """The state in ``text``; ``data``: the document already parsed from exactly these bytes
+    (statecache), which is held to every check a freshly parsed one is."""
+    if data is None:
+        data = _toml(text, path)
     schema = data.get("schema")
     if type(schema) is not int or schema not in READABLE_SCHEMAS:  # not true or 1.0, equal to 1
         if isinstance(schema, int) and schema > SCHEMA:
@@ -65,10 +62,26 @@ def parse(text: bytes, path: Path) -> State:
     return state
 
 
-def dump(state: State) -> bytes:
-    import tomli_w
+def _toml(text: bytes, path: Path) -> dict:
+    try:
+        return tomllib.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise StateError(f"{path}: cannot parse state file ({exc}); left unchanged") from None
+    except RecursionError:
+        raise StateError(f"{path}: cannot parse state file (nested too deeply); left unchanged") from None
 
-    return tomli_w.dumps(state.to_dict()).encode()
+
+def dump(state: State) -> bytes:
+    return _dump(state)[0]
+
+
+def _dump(state: State) -> tuple[bytes, dict]:
+    """The file's bytes and the document they hold (every field but the ``None`` ones: the
+    file shows every setting, and tools that read it find every key), in tomli_w's layout."""
+    from . import statetoml
+
+    document = state.to_dict()
+    return statetoml.dumps(document).encode(), document
 
 
 class Store:
@@ -77,11 +90,13 @@ class Store:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = lock_timeout
         self._loaded: bytes | None = None
+        self._cached = True  # the last read came from the cache (or needs none)
 
     def read(self) -> State:
         """The current state, without the lock (missing file = empty state)."""
-        if _check_path(self.path) is None:
-            self._loaded = None
+        info = _check_path(self.path)
+        self._loaded, self._cached = None, True
+        if info is None:
             return State()
         try:
             text = self.path.read_bytes()
@@ -90,7 +105,9 @@ class Store:
         except IsADirectoryError:
             raise StateError(f"{self.path}: is a directory") from None
         self._loaded = text
-        return parse(text, self.path)
+        document = statecache.load(self.path, text, info.st_uid)
+        self._cached = document is not None
+        return parse(text, self.path, document)
 
     @contextmanager
     def locked(self) -> Iterator[State]:
@@ -99,7 +116,10 @@ class Store:
         try:
             self._acquire(fd)
             self._remove_stray_temps()
-            yield self.read()
+            state = self.read()
+            if not self._cached:  # parsed: the next reader need not parse it again
+                statecache.save(self.path, self._loaded, _dump(state)[1])
+            yield state
         finally:
             os.close(fd)
 
@@ -176,11 +196,13 @@ class Store:
         """Write atomically: temp file, fsync, rename over, fsync the directory.  Every error
         names the file; one after the rename (the directory fsync) is only a warning, since
         the new state is then in place and the caller must not roll back under it."""
-        data = dump(state)
+        data, document = _dump(state)
         if data == self._loaded:
             return
         directory = self.path.parent
         checkpoint("save.write", traced=False)
+        import tempfile  # writers only: 2 ms that ls and inspect need not pay
+
         try:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
         except PermissionError:
@@ -204,6 +226,7 @@ class Store:
         self._loaded = data
         checkpoint("save.dirsync", traced=False)
         _fsync_directory(directory)
+        statecache.save(self.path, data, document)
 
 
 def _fsync_directory(directory: Path) -> None:

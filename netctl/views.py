@@ -1,22 +1,27 @@
 """The JSON shapes of networks, endpoints and sandboxes (snake_case, stable keys).
 
 ``ls --format json``, ``inspect`` and templates all read these dicts, so a field has one name
-everywhere.  Pure functions of the state.
+everywhere.  Pure functions of the state; a listing passes one ``Index`` for all its rows
+(each row's lookups are then dict reads, not scans of the state's lists).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .model import Endpoint, Network, Sandbox, State
+from .model import Endpoint, Index, Network, Sandbox, State
 
 
-def endpoint(state: State, ep: Endpoint) -> dict[str, Any]:
-    sb = state.sandbox_by_id(ep.sandbox) if ep.sandbox else None
+def endpoint(state: State, ep: Endpoint, index: Index | None = None) -> dict[str, Any]:
+    if index is not None:
+        sb, net = index.sandboxes.get(ep.sandbox or ""), index.networks[ep.network]
+    else:
+        sb = state.sandbox_by_id(ep.sandbox) if ep.sandbox else None
+        net = state.network_by_id(ep.network)
     return {
         "name": ep.name,
         "id": ep.id,
-        "network": state.network_by_id(ep.network).name,
+        "network": net.name,
         "network_id": ep.network,
         "sandbox": sb.name if sb else None,
         "ifname": ep.ifname,
@@ -42,8 +47,9 @@ def ports_shown(ep: Endpoint) -> list[str]:
     return [load(text).shown for text in ep.ports]
 
 
-def network(state: State, net: Network) -> dict[str, Any]:
-    eps = state.endpoints_of(net)
+def network(state: State, net: Network, index: Index | None = None) -> dict[str, Any]:
+    index = index or Index(state)
+    eps = index.on_network(net.id)
     return {
         "name": net.name,
         "id": net.id,
@@ -62,14 +68,15 @@ def network(state: State, net: Network) -> dict[str, Any]:
         "options": dict(net.options),
         "endpoint_count": len(eps),
         "endpoints": {
-            e.name: {k: v for k, v in endpoint(state, e).items() if k not in ("network", "network_id")}
+            e.name: {k: v for k, v in endpoint(state, e, index).items() if k not in ("network", "network_id")}
             for e in eps
         },
     }
 
 
-def sandbox(state: State, sb: Sandbox) -> dict[str, Any]:
-    eps = state.endpoints_in(sb)
+def sandbox(state: State, sb: Sandbox, index: Index | None = None) -> dict[str, Any]:
+    index = index or Index(state)
+    eps = index.in_sandbox(sb.id)
     return {
         "name": sb.name,
         "id": sb.id,
@@ -82,7 +89,7 @@ def sandbox(state: State, sb: Sandbox) -> dict[str, Any]:
         "extra_hosts": list(sb.extra_hosts),
         "labels": dict(sb.labels),  # apply's netctl.project
         "endpoints": [
-            {"name": e.name, "network": state.network_by_id(e.network).name, "ifname": e.ifname,
+            {"name": e.name, "network": index.networks[e.network].name, "ifname": e.ifname,
              "ipv4": e.ipv4, "ipv6": e.ipv6, "mac": e.mac}
             for e in eps
         ],

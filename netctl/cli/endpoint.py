@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import lookup, output, views
+from ..model import Index
 from . import complete
 from .common import (
     exists_exit,
@@ -69,7 +70,8 @@ def list_(network_ref, fmt, quiet):
     eps = state.endpoints
     if network_ref:
         eps = state.endpoints_of(lookup.network(state, network_ref))
-    output.render([views.endpoint(state, e) for e in eps], COLUMNS, fmt, quiet, qualified)
+    index = Index(state)
+    output.render([views.endpoint(state, e, index) for e in eps], COLUMNS, fmt, quiet, qualified)
 
 
 @endpoint.command()

@@ -8,6 +8,7 @@ import click
 
 from .. import lookup, output, views
 from ..errors import NetctlError
+from ..model import Index
 from . import complete
 from .common import (
     config,
@@ -94,7 +95,7 @@ def list_(fmt, quiet, no_trunc, filters):
     """List networks."""
     wanted = parse_filters(filters, ("driver", "label", "name"))
     state = read_state()
-    rows = []
+    rows, index = [], Index(state)
     for net in state.networks:
         if "driver" in wanted and net.driver not in wanted["driver"]:
             continue
@@ -102,7 +103,7 @@ def list_(fmt, quiet, no_trunc, filters):
             continue
         if "label" in wanted and not any(label_matches(net.labels, w) for w in wanted["label"]):
             continue
-        rows.append(views.network(state, net))
+        rows.append(views.network(state, net, index))
     output.render(rows, untruncated(COLUMNS, no_trunc), fmt, quiet)
 
 

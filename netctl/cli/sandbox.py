@@ -6,6 +6,7 @@ import click
 
 from .. import lookup, output, views
 from ..errors import NetctlError
+from ..model import Index
 from . import complete
 from .common import (
     exists_exit,
@@ -67,7 +68,8 @@ def port(ref):
 def list_(fmt, quiet, no_trunc):
     """List sandboxes."""
     state = read_state()
-    rows = [views.sandbox(state, s) for s in state.sandboxes]
+    index = Index(state)
+    rows = [views.sandbox(state, s, index) for s in state.sandboxes]
     output.render(rows, untruncated(COLUMNS, no_trunc), fmt, quiet)
 
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import drift, etcfiles, interrupts
+from .. import drift, etcfiles, hostsfile, interrupts
 from ..errors import PermissionDenied
 from ..kernel.base import Kernel, owner_mark
-from ..model import SCHEMA, State, new_state_id
+from ..model import SCHEMA, Index, Sandbox, State, new_state_id
 from ..store import Store
 from ..txn import Transaction, checkpoint
 from . import intents
@@ -38,6 +38,10 @@ class Context:
     plan: Any = field(default=None, repr=False)
     config_path: str | None = None  # netctl.toml: read once, when the firewall asks (firewall/sync.py)
     _firewall: object = field(default=None, repr=False)  # sync.Firewall, made on first use
+    #: what the sandboxes' files were rendered from when the mutation loaded the state
+    _files_before: hostsfile.Inputs | None = field(default=None, repr=False)
+    #: re-render every sandbox's files, not only those the change reaches (check --repair)
+    refresh_all: bool = field(default=False, repr=False)
 
     @property
     def journal(self) -> Path:
@@ -97,14 +101,38 @@ class Context:
         self.require_privilege()
         with self.locked(changing=True) as state:
             self._state = state
+            self._files_before = None if self.rendering.exists() else hostsfile.inputs(state)
             with Transaction() as tx:
                 yield state, tx
                 interrupts.hold()  # from here on a signal cannot split saved from reported
                 checkpoint("save")
-                self.store.save(state)
+                self._files_pending(True)
+                try:
+                    self.store.save(state)
+                except BaseException:
+                    self._files_pending(False)
+                    raise
             intents.remove(self.journal)  # the state now holds the identity and every object
             checkpoint("files")
             self.refresh_files(state)
+            self._files_pending(False)
+
+    @property
+    def rendering(self) -> Path:
+        """``<state>.files``: there from just before a save until the sandboxes' files are
+        rendered.  A run killed in between leaves it, and the next change then renders
+        every sandbox's files instead of only those its own change reaches."""
+        return self.store.path.with_name(self.store.path.name + ".files")
+
+    def _files_pending(self, pending: bool) -> None:
+        try:
+            if pending:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+                os.close(os.open(self.rendering, flags, 0o644))
+            else:
+                os.unlink(self.rendering)
+        except OSError:  # no room or no right: the save that follows says so, or it is gone
+            pass
 
     def mark(self, object_id: str) -> str:
         """The ifalias for an object of the state being changed.  A state without an
@@ -134,28 +162,38 @@ class Context:
             intents.write(self.journal, intents.Journal(sid))
 
     def refresh_files(self, state: State) -> None:
-        """Re-render every sandbox's hosts and resolv.conf from the saved state; the files of
-        a sandbox whose namespace is not netctl's any more are someone else's: left alone."""
+        """Re-render the hosts and resolv.conf of the sandboxes the change can reach (its own,
+        and its peers on the networks it touched: see hostsfile.affected), or of every one
+        with ``refresh_all``; a file whose text is unchanged is not written.  The files of a
+        sandbox whose namespace is not netctl's any more are someone else's: left alone."""
         if not state.sandboxes:
             return
+        index = Index(state)
+        if self.refresh_all or self._files_before is None:
+            targets, self.refresh_all = state.sandboxes, False
+        else:
+            targets = hostsfile.affected(self._files_before, state, index)
+        host_resolv, host_hosts = (etcfiles.host_resolv_text() if targets else ""), None
+        for sb in targets:
+            host_mode = drift.host_mode(state, sb, index)
+            if host_hosts is None and host_mode:
+                host_hosts = etcfiles.host_hosts_text()  # read only when a sandbox needs it
+            files = drift.rendered(state, sb, host_resolv, host_hosts or "", index)
+            self._write_files(sb, files, host_mode)
+
+    def _write_files(self, sb: Sandbox, files: dict[str, str], host_mode: bool) -> None:
         from .nsguard import foreign
 
-        host_resolv, host_hosts = etcfiles.host_resolv_text(), None
-        for sb in state.sandboxes:
-            if host_hosts is None and drift.host_mode(state, sb):
-                host_hosts = etcfiles.host_hosts_text()  # read only when a sandbox needs it
-            files = drift.rendered(state, sb, host_resolv, host_hosts or "")
-            host_mode = drift.host_mode(state, sb)
-            try:
-                done = etcfiles.write_sandbox_files(
-                    sb.name, files["hosts"], files["resolv.conf"],
-                    allowed=lambda s=sb, h=host_mode: not foreign(self.kernel, s, h),
-                )
-            except etcfiles.UnsafePath as exc:
-                print(f"netctl: warning: {exc}", file=sys.stderr)
-            except OSError as exc:
-                print(f"netctl: warning: /etc/netns/{sb.name}: {exc.strerror}", file=sys.stderr)
-            else:
-                if not done:
-                    print(f"netctl: warning: /etc/netns/{sb.name} not updated: namespace "
-                          f"/run/netns/{sb.name} is not netctl's", file=sys.stderr)
+        try:
+            done = etcfiles.write_sandbox_files(
+                sb.name, files["hosts"], files["resolv.conf"],
+                allowed=lambda: not foreign(self.kernel, sb, host_mode),
+            )
+        except etcfiles.UnsafePath as exc:
+            print(f"netctl: warning: {exc}", file=sys.stderr)
+        except OSError as exc:
+            print(f"netctl: warning: /etc/netns/{sb.name}: {exc.strerror}", file=sys.stderr)
+        else:
+            if not done:
+                print(f"netctl: warning: /etc/netns/{sb.name} not updated: namespace "
+                      f"/run/netns/{sb.name} is not netctl's", file=sys.stderr)

@@ -161,6 +161,7 @@ def _firewall(ctx: Context, state: State, failures: list[str]) -> None:
 def reconcile(ctx: Context, recreate_sandboxes: bool) -> Outcome:
     """Fix every finding in §12 order; nothing at all happens when nothing differs."""
     failures: list[str] = []
+    ctx.refresh_all = True  # every sandbox's files: the host's resolv.conf may have changed
     with ctx.mutation() as (state, _tx):
         found = check.findings(ctx, state)
         if any(f.phase != drift.FILE for f in found):

@@ -76,14 +76,14 @@ def test_repair_and_restore_leave_a_foreign_namespace_and_its_files_alone(lab, h
     _foreign_db(lab, how)
     state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
     assert "namespace /run/netns/db is not netctl's" in lab.cli("check").out
-    for args in (("check", "--repair"), ("restore",), ("network", "create", "more")):
+    for args in (("check", "--repair"), ("restore",), ("endpoint", "create", "demo", "spare")):
         res = lab.cli(*args)
         after = kernel_snapshot(lab.nk)
         assert after["ns:db"] == kernel["ns:db"] and after["etc"] == kernel["etc"], args
-        if args[0] != "network":
+        if args[0] != "endpoint":
             assert res.code == 9 and "not netctl's" in res.err, res
             assert lab.cli.state.read_bytes() == state
-        else:  # any change re-renders the files: not the foreign namespace's
+        else:  # a change on db's network re-renders db's files: not the foreign namespace's
             assert "/etc/netns/db not updated" in res.err, res
     assert Path("/etc/netns/db/hosts").read_text() == THEIRS
 

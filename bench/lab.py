@@ -1,0 +1,337 @@
+"""Whole labs, side by side with the CNI bridge plugin and podman (issue 10 §5): medians in ms.
+
+Run as root: ``python3 bench/lab.py [-n 15] [--attach 50] [--tree PATH] [--real-filler]``.
+Like the other benches it first moves into its own network and mount namespaces (tmpfs over
+/run/netns, /etc/netns, /etc/cni/net.d and podman's directories; states and CNI's IPAM data
+in a temporary directory), so nothing it makes is visible to, or left on, the machine.
+
+Each row is one function (``row_*``) and compares two things measured in the same run with
+their samples interleaved (a, b, a, b, ...), so the ratio holds on a busy machine even when
+the absolute figures move.  The CLI is ``python -m netctl`` from ``--tree`` (default: this
+checkout, byte-compiled first as an install would be), which lets one run compare an older
+checkout.  "Filler" endpoints are state entries (a sandbox and its endpoint each) on other
+networks, without kernel objects unless ``--real-filler``: a connect never looks at them, so
+they measure what the state's size costs.  Rows for ``netctl apply`` run once the command
+exists.  Numbers vary with the machine and its load; tests never assert them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from connect import private_etc  # noqa: E402  (tmpfs over /etc/netns and /etc/netctl)
+from kernel_steps import isolate  # noqa: E402  (new net+mount namespaces, tmpfs /run/netns)
+
+from netctl.kernel import netns as ns  # noqa: E402  (ctypes only)
+
+SCRUB = ("NETCTL_", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
+CNI = Path("/usr/lib/cni")
+PODMAN_DIRS = ("/etc/cni/net.d", "/var/lib/containers", "/run/containers", "/run/libpod",
+               "/etc/containers/networks")
+Row = tuple[str, float, str, float]  # what, netctl ms, peer, peer ms
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def wall(argv: list[str], env: dict[str, str], cwd: str | None = None) -> float:
+    start = time.perf_counter()
+    res = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if res.returncode != 0:
+        sys.exit(f"lab.py: {' '.join(argv)} failed ({res.returncode}): {res.stderr.strip()[-400:]}")
+    return took
+
+
+def interleaved(n: int, a: Callable[[int], float], b: Callable[[int], float]) -> tuple[float, float]:
+    sa, sb = [], []
+    for i in range(n):
+        sa.append(a(i))
+        sb.append(b(i))
+    return median_ms(sa), median_ms(sb)
+
+
+class Lab:
+    """Where the states live and how netctl is run (``tree``: which checkout)."""
+
+    def __init__(self, tree: Path, tmp: Path):
+        self.tree, self.tmp = tree, tmp
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUB)}
+        self.env.update(PYTHONPATH=str(tree), NETCTL_CONFIG=os.devnull)
+
+    def state(self, name: str) -> str:
+        return str(self.tmp / f"{name}.toml")
+
+    def netctl(self, state: str, *args: str, env: dict[str, str] | None = None) -> float:
+        env = {**self.env, "NETCTL_STATE": state, **(env or {})}
+        return wall([sys.executable, "-m", "netctl", *args], env, cwd=str(self.tree))
+
+    def context(self, state: str):
+        from netctl.service.context import Context
+        from netctl.store import Store
+
+        return Context(Store(state, 30.0))
+
+
+def add_filler(lab: Lab, state: str, total: int, real: bool) -> None:
+    """Grow the state to ``total`` endpoints, each in a sandbox of its own, spread over ten
+    "filler" networks that no measured command touches."""
+    from netctl.model import Endpoint, Network, Sandbox, Subnet, new_id, now
+    from netctl.store import Store
+
+    store = Store(state)
+    have = len(store.read().endpoints)
+    if real:
+        _real_filler(lab, state, total - have)
+        return
+    with store.locked() as st:
+        nets = [n for n in st.networks if n.name.startswith("filler")]
+        for j in range(len(nets), 10):
+            net = Network(f"filler{j}", new_id(), "bridge", now(), bridge=f"br-fill{j}",
+                          subnets=[Subnet(f"10.{200 + j}.0.0/16", f"10.{200 + j}.0.1")])
+            st.networks.append(net)
+            nets.append(net)
+        for i in range(have, total):
+            sb = Sandbox(f"fill{i}", new_id(), now(), ifindexes={"eth": 1})
+            net, k = nets[i % 10], i // 10 + 2
+            st.sandboxes.append(sb)
+            st.endpoints.append(Endpoint(f"fill{i}", new_id(), net.id, now(), sandbox=sb.id, ifname="eth0",
+                                         ipv4=f"10.{200 + i % 10}.{k // 256}.{k % 256}/16",
+                                         mac=f"02:42:0a:{200 + i % 10:02x}:{k // 256:02x}:{k % 256:02x}",
+                                         host_ifname=f"vfill{i}"))
+        store.save(st)
+
+
+def _real_filler(lab: Lab, state: str, count: int) -> None:
+    from netctl.service.connect import connect
+    from netctl.service.endpoints import EndpointRequest
+    from netctl.service.networks import NetworkRequest
+    from netctl.service.networks import create as create_network
+    from netctl.service.sandboxes import SandboxRequest
+    from netctl.service.sandboxes import create as create_sandbox
+
+    ctx = lab.context(state)
+    for j in range(10):
+        create_network(ctx, NetworkRequest(name=f"filler{j}", subnets=[f"10.{200 + j}.0.0/16"]), ignore=True)
+    start = len(ctx.read().sandboxes)
+    for i in range(start, start + count):
+        create_sandbox(ctx, SandboxRequest(name=f"fill{i}"))
+        connect(ctx, f"filler{i % 10}", f"fill{i}", EndpointRequest(name=""))
+    ctx.close()
+
+
+def prepare(lab: Lab, state: str, prefix: str, subnet: str, sandboxes: int) -> None:
+    lab.netctl(state, "network", "create", f"{prefix}net", "--subnet", subnet)
+    for i in range(sandboxes):
+        lab.netctl(state, "sandbox", "create", f"{prefix}{i}")
+
+
+def row_connect_vs_state_size(lab: Lab, n: int, real: bool) -> list[Row]:
+    """One-shot ``network connect`` with 10 and with 1,000 endpoints in the state."""
+    small, big = lab.state("small"), lab.state("big")
+    prepare(lab, small, "a", "10.123.0.0/24", n)
+    prepare(lab, big, "b", "10.124.0.0/24", n)
+    add_filler(lab, small, 10, real)
+    add_filler(lab, big, 1000, real)
+    conn, ls = interleaved(n, lambda i: lab.netctl(small, "network", "connect", "anet", f"a{i}"),
+                           lambda i: lab.netctl(big, "network", "connect", "bnet", f"b{i}"))
+    ls10, ls1000 = interleaved(n, lambda i: lab.netctl(small, "network", "ls"),
+                               lambda i: lab.netctl(big, "network", "ls"))
+    return [("network connect, 1,000 endpoints in the state", ls, "the same, 10 endpoints", conn),
+            ("network ls, 1,000 endpoints in the state", ls1000, "the same, 10 endpoints", ls10)]
+
+
+def row_connect_vs_imports(lab: Lab, n: int) -> list[Row]:
+    """One-shot ``network connect`` against importing its two dependencies, same interpreter;
+    and the same connect with the interpreter's ordinary teardown (``NETCTL_SLOW_EXIT``)."""
+    state = lab.state("imports")
+    prepare(lab, state, "c", "10.125.0.0/24", 2 * n)
+    env = {k: v for k, v in lab.env.items() if k != "PYTHONPATH"}
+    conn, imp = interleaved(n, lambda i: lab.netctl(state, "network", "connect", "cnet", f"c{i}"),
+                            lambda i: wall([sys.executable, "-c", "import click, pyroute2"], env))
+    for i in range(n):  # untimed: the other half, to disconnect the ordinary way
+        lab.netctl(state, "network", "connect", "cnet", f"c{n + i}")
+    quick, slow = interleaved(n, lambda i: lab.netctl(state, "network", "disconnect", "cnet", f"c{i}"),
+                              lambda i: lab.netctl(state, "network", "disconnect", "cnet", f"c{n + i}",
+                                                   env={"NETCTL_SLOW_EXIT": "1"}))
+    return [("network connect (one-shot CLI)", conn, 'python3 -c "import click, pyroute2"', imp),
+            ("network disconnect (one-shot CLI)", quick, "the same, NETCTL_SLOW_EXIT=1", slow)]
+
+
+def row_ls_vs_podman(lab: Lab, n: int) -> list[Row]:
+    """``network ls`` with 100 networks, netctl against ``podman network ls`` (CNI backend)."""
+    podman = shutil.which("podman")
+    state = lab.state("nets")
+    from netctl.service.networks import NetworkRequest
+    from netctl.service.networks import create as create_network
+
+    ctx = lab.context(state)
+    for i in range(100):
+        create_network(ctx, NetworkRequest(name=f"n{i}", subnets=[f"10.{i // 64 + 130}.{(i % 64) * 4}.0/22"]))
+    ctx.close()
+    if podman is None:
+        ours = median_ms([lab.netctl(state, "network", "ls") for _ in range(n)])
+        return [("network ls, 100 networks", ours, "podman: not installed", float("nan"))]
+    env = {k: v for k, v in lab.env.items() if k != "PYTHONPATH"}
+    for i in range(99):  # and podman's own default network: 100
+        wall([podman, "network", "create", f"pn{i}"], env)
+    ours, theirs = interleaved(n, lambda i: lab.netctl(state, "network", "ls"),
+                               lambda i: wall([podman, "network", "ls"], env))
+    return [("network ls, 100 networks", ours, "podman network ls, 100 networks", theirs)]
+
+
+def _cni_conf(lab: Lab) -> bytes:
+    return json.dumps({
+        "cniVersion": "1.0.0", "name": "benchcni", "type": "bridge", "bridge": "cni-bench0",
+        "isGateway": True, "ipMasq": False,
+        "ipam": {"type": "host-local", "subnet": "10.126.0.0/16", "routes": [{"dst": "0.0.0.0/0"}],
+                 "dataDir": str(lab.tmp / "cni-ipam")},
+    }).encode()
+
+
+def _cni_add(lab: Lab, i: int, conf: bytes) -> float:
+    name = f"cni{i}"
+    start = time.perf_counter()
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    env = {**lab.env, "CNI_COMMAND": "ADD", "CNI_CONTAINERID": f"bench{i}", "CNI_NETNS": f"/run/netns/{name}",
+           "CNI_IFNAME": "eth0", "CNI_PATH": str(CNI)}
+    res = subprocess.run([str(CNI / "bridge")], input=conf, env=env, capture_output=True)
+    took = time.perf_counter() - start
+    if res.returncode != 0:
+        sys.exit(f"lab.py: CNI ADD failed: {res.stdout.decode()[-300:]} {res.stderr.decode()[-300:]}")
+    return took
+
+
+def row_attach(lab: Lab, count: int) -> list[Row]:
+    """Attach ``count`` endpoints, each into a new namespace: netctl (``sandbox create`` +
+    ``network connect``, one-shot CLI; and the same service calls in one process) against
+    ``ip netns add`` + CNI bridge ADD (host-local IPAM)."""
+    conf = _cni_conf(lab)
+    state = lab.state("attach")
+    lab.netctl(state, "network", "create", "dnet", "--subnet", "10.127.0.0/16")
+
+    def ours(i: int) -> float:
+        made = lab.netctl(state, "sandbox", "create", f"d{i}")
+        return made + lab.netctl(state, "network", "connect", "dnet", f"d{i}")
+
+    cli, cni = interleaved(count, ours, lambda i: _cni_add(lab, i, conf))
+    return [(f"attach {count} endpoints, one-shot CLI, per endpoint", cli,
+             "ip netns add + CNI bridge ADD, per endpoint", cni),
+            *row_attach_in_process(lab, count, conf)]
+
+
+def row_attach_in_process(lab: Lab, count: int, conf: bytes) -> list[Row]:
+    from netctl.service.connect import connect
+    from netctl.service.endpoints import EndpointRequest
+    from netctl.service.networks import NetworkRequest
+    from netctl.service.networks import create as create_network
+    from netctl.service.sandboxes import SandboxRequest
+    from netctl.service.sandboxes import create as create_sandbox
+
+    state = lab.state("attach-in-process")
+    ctx = lab.context(state)
+    create_network(ctx, NetworkRequest(name="enet", subnets=["10.128.0.0/16"]))
+
+    def ours(i: int) -> float:
+        start = time.perf_counter()
+        create_sandbox(ctx, SandboxRequest(name=f"e{i}"))
+        connect(ctx, "enet", f"e{i}", EndpointRequest(name=""))
+        return time.perf_counter() - start
+
+    try:
+        inproc, cni = interleaved(count, ours, lambda i: _cni_add(lab, count + i, conf))
+    finally:
+        ctx.close()
+    return [(f"attach {count} endpoints, service calls in one process, per endpoint", inproc,
+             "ip netns add + CNI bridge ADD, per endpoint", cni)]
+
+
+def row_apply(lab: Lab, sizes: tuple[int, ...] = (100, 1000)) -> list[Row]:
+    """``netctl apply`` of N sandboxes on 10 networks against N CNI ADDs (issue 10 §1):
+    measured once ``apply`` exists in the tree under test."""
+    res = subprocess.run([sys.executable, "-m", "netctl", "apply", "--help"], env=lab.env, cwd=str(lab.tree),
+                         capture_output=True)
+    if res.returncode != 0:
+        nan = float("nan")
+        return [(f"apply of {n} sandboxes", nan, "not on this branch yet", nan) for n in sizes]
+    return [("apply rows", float("nan"), "to be written with the apply command", float("nan"))]
+
+
+def report(rows: list[Row], n: int) -> None:
+    print(f"kernel {os.uname().release}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+          f"{n} samples per row (interleaved), medians in ms:")
+    width = max(len(r[0]) for r in rows)
+    peer = max(len(r[2]) for r in rows)
+    for what, ours, other, theirs in rows:
+        ratio = ours / theirs if theirs == theirs and theirs else float("nan")
+        print(f"  {what:<{width}}  {ours:8.1f}   {other:<{peer}}  {theirs:8.1f}   {ratio:5.2f}x")
+
+
+def setup(tree: Path) -> tuple[list[str], list[str], Path]:
+    made = isolate()
+    made_etc, mounts = private_etc()
+    for path in PODMAN_DIRS:
+        os.makedirs(path, exist_ok=True)
+        ns.mount("bench", path, "tmpfs")
+        mounts.append(path)
+    ns.set_up("lo")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "netctl")], check=True,
+                   capture_output=True)
+    return made + made_etc, mounts, Path(tempfile.mkdtemp(prefix="netctl-lab-"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=15, help="samples per row")
+    parser.add_argument("--attach", type=int, default=50, help="endpoints attached in the attach rows")
+    parser.add_argument("--tree", type=Path, default=HERE.parent, help="the netctl checkout whose CLI runs")
+    parser.add_argument("--real-filler", action="store_true", help="filler endpoints with kernel objects")
+    parser.add_argument("--rows", default="state,imports,podman,attach,apply", help="rows to run")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("lab.py: needs root (it works in its own namespaces)")
+    made, mounts, tmp = setup(args.tree.resolve())
+    lab = Lab(args.tree.resolve(), tmp)
+    os.environ.update(NETCTL_CONFIG=os.devnull)
+    wanted = args.rows.split(",")
+    rows: list[Row] = []
+    try:
+        if "state" in wanted:
+            rows += row_connect_vs_state_size(lab, args.n, args.real_filler)
+        if "imports" in wanted:
+            rows += row_connect_vs_imports(lab, args.n)
+        if "podman" in wanted:
+            rows += row_ls_vs_podman(lab, args.n)
+        if "attach" in wanted:
+            rows += row_attach(lab, args.attach)
+        if "apply" in wanted:
+            rows += row_apply(lab)
+    finally:
+        report(rows, args.n) if rows else None
+        shutil.rmtree(tmp, ignore_errors=True)
+        for path in reversed(mounts):
+            with suppress(OSError):
+                ns.umount(path)
+        for path in made:
+            with suppress(OSError):
+                os.rmdir(path)
+
+
+if __name__ == "__main__":
+    main()
