@@ -48,14 +48,22 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
     say "$python is missing or older than 3.11"
     exit 1
 fi
-if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
+# Debian's packages netctl needs: venv (Debian ships it separately) and nft, which bridge
+# networks' firewall drives (netctl.toml's `firewall = false` does without it).
+debs=""
+"$python" -c 'import ensurepip, venv' 2>/dev/null || debs="python3-venv"
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || debs="$debs nftables"
+if [ -n "$debs" ]; then
     if command -v apt-get >/dev/null; then
-        say "installing python3-venv (Debian ships venv separately)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
-            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
-    else
+        say "installing$(printf ' %s' $debs) from Debian"
+        # shellcheck disable=SC2086 # word splitting of the package list is wanted
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $debs >/dev/null \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $debs >/dev/null; }
+    elif [ -z "${debs##*python3-venv*}" ]; then
         say "$python has no venv module; install your distribution's python3-venv package"
         exit 1
+    else
+        say "warning: no nft: bridge networks need nftables (or firewall = false in netctl.toml)"
     fi
 fi
 
