@@ -104,6 +104,20 @@ def test_a_port_a_host_program_listens_on_is_refused(cli):
         assert cli.state_bytes() == before
 
 
+def test_a_host_ip_that_is_not_an_address_of_the_host_is_exit_2(cli):
+    """The DNAT rules only see traffic to local addresses: 192.0.2.77 would never match."""
+    cli.ok("network", "create", "a")
+    cli.ok("sandbox", "create", "s")
+    before = cli.state_bytes()
+    for spec in ("192.0.2.77:8080:80", "192.0.2.77::80/udp"):
+        res = cli("network", "connect", "a", "s", "-p", spec)
+        assert res.code == 2
+        assert res.err == ("netctl: --publish: 192.0.2.77 is not an address of this host; its "
+                           "traffic would never reach the port\n")
+        assert cli.state_bytes() == before
+    cli.ok("network", "connect", "a", "s", "-p", "127.0.0.1:8080:80")
+
+
 @pytest.mark.parametrize("create", [["--internal"], ["-d", "null"], ["-d", "host"]])
 def test_publish_on_internal_null_or_host_is_exit_2(cli, create):
     cli.ok("network", "create", "n", *create)
