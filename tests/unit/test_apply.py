@@ -208,6 +208,17 @@ def test_stdin_is_project_stdin(cli, tmp_path):
     assert nets[0]["labels"] == {"netctl.project": "stdin"}
 
 
+def test_a_byte_order_mark_before_the_toml_is_skipped(cli, tmp_path):
+    """Windows editors start UTF-8 files with a BOM, which TOML parsers reject."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + ISSUE_FILE.encode())
+    cli.ok("apply", "-f", str(path))
+    assert cli.ok("network", "ls", "-q").split() == ["front", "back"]
+    res = cli.runner.invoke(__import__("netctl.cli", fromlist=["main"]).main,
+                            ["apply", "-f", "-"], input="\ufeff" + ISSUE_FILE)
+    assert res.exit_code == 0, res.stderr
+
+
 def test_a_changed_hostname_updates_the_sandbox_in_place(cli, tmp_path):
     path = write(tmp_path, ISSUE_FILE)
     cli.ok("apply", "-f", path)
