@@ -151,6 +151,8 @@ def _network(name: str, table: Any) -> NetSpec:
     if "labels" in table:
         spec.labels = _pairs(f"{path}.labels", table["labels"])
         _checked(f"{path}.labels", validate.labels, spec.labels)
+        if PROJECT_LABEL in table["labels"]:  # apply's mark of ownership, from `project`
+            raise _fail(f"{path}.labels.{PROJECT_LABEL}", "reserved: apply sets it from 'project'")
     if "options" in table:
         spec.options = _pairs(f"{path}.options", table["options"])
         _checked(f"{path}.options", validate.options, spec.options)

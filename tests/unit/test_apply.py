@@ -94,6 +94,8 @@ def test_one_apply_is_one_save_and_one_files_pass(cli, tmp_path, monkeypatch):
     ("[sandboxes.web]\nextra_hosts = ['nocolon']\n", "sandboxes.web: invalid --add-host"),
     ("[networks.n]\noptions = { colour = 'blue' }\n", "networks.n.options: unknown option"),
     ("[networks.n]\nsubnet = '10.1.0.1/24'\n", "networks.n.subnet: invalid subnet 10.1.0.1/24: host bits"),
+    ("[networks.n]\nlabels = { 'netctl.project' = 'other' }\n",
+     "networks.n.labels.netctl.project: reserved"),
     ("[nets.n]\n", "nets: unknown key"),
     ("project = 3\n", "project: expected string"),
     ("[networks.n\n", "not valid TOML"),
