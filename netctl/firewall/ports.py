@@ -83,13 +83,17 @@ def parse(spec: str) -> list[Port]:
 
 def check_free(wanted: list[Port], held: dict[Port, str]) -> None:
     """Exit 4 when a mapping's HOST_IP:HOST_PORT/PROTO is published already (``held``: each
-    published mapping and who holds it) or twice in this request."""
-    seen: dict[Port, str] = dict(held)
+    published mapping and who holds it) or twice in this request.  Mappings are looked up by
+    protocol and host port, so a range of thousands of ports is not compared pair by pair."""
+    slots: dict[tuple[str, int], list[tuple[Port, str]]] = {}
+    for other, holder in held.items():
+        slots.setdefault((other.proto, other.host_port), []).append((other, holder))
     for port in wanted:
         if port.host_port == 0:
             continue
-        for other, holder in seen.items():
+        slot = slots.setdefault((port.proto, port.host_port), [])
+        for other, holder in slot:
             if port.overlaps(other):
                 raise Conflict(f"port {port.host_ip}:{port.host_port}/{port.proto} is already "
                                f"published by {holder}")
-        seen[port] = "this command"
+        slot.append((port, "this command"))

@@ -46,6 +46,20 @@ def test_conflicts_name_the_holder_and_any_address_overlaps_a_specific_one():
     ports.check_free([Port("10.0.0.1", 1, 1, "tcp"), Port("10.0.0.2", 1, 2, "tcp")], {})
 
 
+def test_a_big_range_is_not_checked_pair_by_pair(monkeypatch):
+    """-p 1000-60000:1000-60000 took 94 s in check_free (59,001 squared comparisons): only
+    mappings on the same protocol and host port are compared."""
+    calls = []
+    real = Port.overlaps
+    monkeypatch.setattr(Port, "overlaps", lambda a, b: calls.append(1) or real(a, b))
+    wanted = ports.parse("1000-5999:1000-5999")
+    held = {p: "endpoint 'x'" for p in ports.parse("6000-8999:1000-3999") + ports.parse("1000/udp")}
+    ports.check_free(wanted, held)
+    assert len(calls) <= len(wanted)
+    with pytest.raises(Conflict, match="0.0.0.0:6000/tcp is already published by endpoint 'x'"):
+        ports.check_free(ports.parse("6000:80"), held)
+
+
 def _tables(cli) -> str:
     path = cli.kernel_file.with_name(cli.kernel_file.name + ".nft.json")
     return json.loads(path.read_text()).get("tables", {}).get("inet", "")
