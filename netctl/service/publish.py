@@ -46,7 +46,7 @@ def plan(ctx: Context, state: State, net: Network, ep: Endpoint, specs: list[str
             raise InvalidInput(f"--publish: {ip} is not an address of this host; its "
                                "traffic would never reach the port")
     ports.check_free(wanted, held)
-    taken = {p.host_port for p in held}
+    taken = {p.host_port for p in held} | {p.host_port for p in wanted}  # not picked twice
     chosen = []
     for port in wanted:
         if port.host_port == 0:

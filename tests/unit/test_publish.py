@@ -60,6 +60,17 @@ def test_a_big_range_is_not_checked_pair_by_pair(monkeypatch):
         ports.check_free(ports.parse("6000:80"), held)
 
 
+def test_a_picked_port_is_not_one_the_same_command_gives_explicitly(cli):
+    """`-p 80 -p LOW-HIGH:LOW-HIGH` over the kernel's whole ephemeral range: the port the
+    kernel hands out for 80 was published twice."""
+    low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    cli.ok("network", "create", "a")
+    cli.ok("sandbox", "create", "s")
+    cli.ok("network", "connect", "a", "s", "-p", "80", "-p", f"{low}-{high}:{low}-{high}")
+    host_ports = [int(shown.rsplit(":", 1)[1]) for shown in _endpoint(cli, "a/s")["ports"]]
+    assert len(set(host_ports)) == len(host_ports) == high - low + 2
+
+
 def _tables(cli) -> str:
     path = cli.kernel_file.with_name(cli.kernel_file.name + ".nft.json")
     return json.loads(path.read_text()).get("tables", {}).get("inet", "")
