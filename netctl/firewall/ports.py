@@ -38,10 +38,16 @@ class Port:
 
 
 def load(text: str) -> Port:
-    """A stored mapping back (the state holds what ``str`` wrote)."""
-    rest, _, proto = text.partition("/")
-    host_ip, host_port, port = rest.split(":")
-    return Port(host_ip, int(host_port), int(port), proto)
+    """A stored mapping back (the state holds what ``str`` wrote).  Anything else (a state
+    file edited by hand) is ValueError: the store refuses it (exit 8) before nft sees it."""
+    rest, slash, proto = text.partition("/")
+    parts = rest.split(":")
+    numbers = parts[1:] if len(parts) == 3 else []
+    if (not slash or proto not in PROTOCOLS or len(numbers) != 2
+            or not all(n.isascii() and n.isdigit() and int(n) <= 65535 for n in numbers)
+            or int(numbers[1]) == 0):  # a host port 0 is one not picked yet
+        raise ValueError(f"invalid published port {text!r}")
+    return Port(str(IPv4Address(parts[0])), int(numbers[0]), int(numbers[1]), proto)
 
 
 def _number(text: str, spec: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_a_big_range_is_not_checked_pair_by_pair(monkeypatch):
 def test_a_picked_port_is_not_one_the_same_command_gives_explicitly(cli):
     """`-p 80 -p LOW-HIGH:LOW-HIGH` over the kernel's whole ephemeral range: the port the
     kernel hands out for 80 was published twice."""
-    low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     cli.ok("network", "create", "a")
     cli.ok("sandbox", "create", "s")
     cli.ok("network", "connect", "a", "s", "-p", "80", "-p", f"{low}-{high}:{low}-{high}")
