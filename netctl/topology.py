@@ -222,7 +222,11 @@ def parse(text: str, default_project: str) -> Topology:
         raise InvalidInput(f"not valid TOML: {exc}") from None
     _keys("", data, ("project", "networks", "sandboxes"))
     project = _type("project", data.get("project", default_project), "string")
-    _checked("project", validate.name, project, "project name")
+    try:
+        validate.name(project, "project name")
+    except InvalidInput as exc:  # a file name with a space: say where the name came from
+        hint = "" if "project" in data else "; it comes from the file's name: set project = \"...\""
+        raise _fail("project", f"{exc}{hint}") from None
     top = Topology(project=project)
     for name, table in _type("networks", data.get("networks", {}), "table").items():
         top.networks[name] = _network(name, table)

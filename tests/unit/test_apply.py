@@ -210,6 +210,14 @@ def test_stdin_is_project_stdin(cli, tmp_path):
     assert nets[0]["labels"] == {"netctl.project": "stdin"}
 
 
+def test_a_file_name_that_is_no_project_name_says_to_set_project(cli, tmp_path):
+    res = cli("apply", "-f", write(tmp_path, ISSUE_FILE, name="my lab.toml"))
+    assert res.code == 2
+    assert res.err.endswith("it comes from the file's name: set project = \"...\"\n")
+    assert res.err.count("\n") == 1
+    cli.ok("apply", "-f", write(tmp_path, 'project = "lab"\n' + ISSUE_FILE, name="my lab.toml"))
+
+
 def test_a_byte_order_mark_before_the_toml_is_skipped(cli, tmp_path):
     """Windows editors start UTF-8 files with a BOM, which TOML parsers reject."""
     path = tmp_path / "bom.toml"
