@@ -16,6 +16,7 @@ from ipaddress import ip_address, ip_interface, ip_network
 
 from . import validate
 from .errors import InvalidInput
+from .firewall import ports
 from .model import Endpoint, Network, Sandbox, State
 
 
@@ -117,6 +118,8 @@ def _endpoint_fields(ep: Endpoint, where: str) -> None:
     for addr in ep.link_local:
         _rule(lambda v: validate.link_local(str(ip_interface(v).ip)), addr, f"{where}: link_local")
     _rule(validate.priority, ep.priority, f"{where}: priority")
+    for text in ep.ports:  # they become nft rules: a garbled one would fail every command
+        _rule(ports.load, text, f"{where}: ports")
 
 
 def _reserved(networks: dict[str, Network]) -> set[tuple[str, str, str]]:

@@ -151,6 +151,8 @@ def _network(name: str, table: Any) -> NetSpec:
     if "labels" in table:
         spec.labels = _pairs(f"{path}.labels", table["labels"])
         _checked(f"{path}.labels", validate.labels, spec.labels)
+        if PROJECT_LABEL in table["labels"]:  # apply's mark of ownership, from `project`
+            raise _fail(f"{path}.labels.{PROJECT_LABEL}", "reserved: apply sets it from 'project'")
     if "options" in table:
         spec.options = _pairs(f"{path}.options", table["options"])
         _checked(f"{path}.options", validate.options, spec.options)
@@ -220,7 +222,11 @@ def parse(text: str, default_project: str) -> Topology:
         raise InvalidInput(f"not valid TOML: {exc}") from None
     _keys("", data, ("project", "networks", "sandboxes"))
     project = _type("project", data.get("project", default_project), "string")
-    _checked("project", validate.name, project, "project name")
+    try:
+        validate.name(project, "project name")
+    except InvalidInput as exc:  # a file name with a space: say where the name came from
+        hint = "" if "project" in data else "; it comes from the file's name: set project = \"...\""
+        raise _fail("project", f"{exc}{hint}") from None
     top = Topology(project=project)
     for name, table in _type("networks", data.get("networks", {}), "table").items():
         top.networks[name] = _network(name, table)

@@ -30,6 +30,7 @@ def load(path: str):
 
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        text = text.removeprefix("\ufeff")  # a BOM (Windows editors) is not part of the text
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:

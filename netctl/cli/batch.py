@@ -86,6 +86,7 @@ def batch(click_ctx, path, keep_going):
     source = "<stdin>" if path == "-" else path
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        text = text.removeprefix("\ufeff")  # a BOM (Windows editors) is not part of the text
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
     lines = parse_lines(text, source)

@@ -63,7 +63,8 @@ def publish_option(func: Callable) -> Callable:
              "and the host's address from sandboxes included, is sent to PORT. Without "
              "HOST_PORT a free port is picked. Active while the endpoint is joined. A port "
              "published already, or one a program on the host listens on: exit 4; on an "
-             "internal, null or host network, or with firewall = false: exit 2.")(func)
+             "internal, null or host network, with firewall = false, or a HOST_IP that is not an "
+             "address of this host: exit 2.")(func)
 
 
 def multi(name: str, help_text: str, metavar: str = "VALUE") -> Callable:

@@ -38,6 +38,18 @@ def _bind(port: Port, number: int) -> int | None:
         return sock.getsockname()[1]
 
 
+def local(host_ip: str) -> bool:
+    """Is ``host_ip`` an address of this host?  The DNAT rules only see traffic whose
+    destination is local (``fib daddr type local``), so a mapping on any other address
+    would never match: binding a socket to it tells (EADDRNOTAVAIL when it is not)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host_ip, 0))
+        except OSError as exc:
+            return exc.errno != errno.EADDRNOTAVAIL
+    return True
+
+
 def bound(port: Port) -> bool:
     return _bind(port, port.host_port) is None
 

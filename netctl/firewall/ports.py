@@ -38,10 +38,16 @@ class Port:
 
 
 def load(text: str) -> Port:
-    """A stored mapping back (the state holds what ``str`` wrote)."""
-    rest, _, proto = text.partition("/")
-    host_ip, host_port, port = rest.split(":")
-    return Port(host_ip, int(host_port), int(port), proto)
+    """A stored mapping back (the state holds what ``str`` wrote).  Anything else (a state
+    file edited by hand) is ValueError: the store refuses it (exit 8) before nft sees it."""
+    rest, slash, proto = text.partition("/")
+    parts = rest.split(":")
+    numbers = parts[1:] if len(parts) == 3 else []
+    if (not slash or proto not in PROTOCOLS or len(numbers) != 2
+            or not all(n.isascii() and n.isdigit() and int(n) <= 65535 for n in numbers)
+            or int(numbers[1]) == 0):  # a host port 0 is one not picked yet
+        raise ValueError(f"invalid published port {text!r}")
+    return Port(str(IPv4Address(parts[0])), int(numbers[0]), int(numbers[1]), proto)
 
 
 def _number(text: str, spec: str) -> int:
@@ -83,13 +89,17 @@ def parse(spec: str) -> list[Port]:
 
 def check_free(wanted: list[Port], held: dict[Port, str]) -> None:
     """Exit 4 when a mapping's HOST_IP:HOST_PORT/PROTO is published already (``held``: each
-    published mapping and who holds it) or twice in this request."""
-    seen: dict[Port, str] = dict(held)
+    published mapping and who holds it) or twice in this request.  Mappings are looked up by
+    protocol and host port, so a range of thousands of ports is not compared pair by pair."""
+    slots: dict[tuple[str, int], list[tuple[Port, str]]] = {}
+    for other, holder in held.items():
+        slots.setdefault((other.proto, other.host_port), []).append((other, holder))
     for port in wanted:
         if port.host_port == 0:
             continue
-        for other, holder in seen.items():
+        slot = slots.setdefault((port.proto, port.host_port), [])
+        for other, holder in slot:
             if port.overlaps(other):
                 raise Conflict(f"port {port.host_ip}:{port.host_port}/{port.proto} is already "
                                f"published by {holder}")
-        seen[port] = "this command"
+        slot.append((port, "this command"))

@@ -111,12 +111,14 @@ def repair(ctx, state: State, tx) -> None:
 
 def foreign_drops(ctx) -> list[str]:
     """Base chains of other tables on the forward hook with policy drop: they drop what
-    netctl's table accepts (docker sets FORWARD to DROP).  Read-only."""
+    netctl's table accepts (docker sets FORWARD to DROP).  Read-only.  Only netctl's own
+    families are skipped: a user's ``table ip netctl`` is someone else's table."""
     fw = of(ctx)
     if not fw.on or fw.nft.binary is None:
         return []
     out = []
     for c in fw.nft.chains():
-        if c.get("hook") == "forward" and c.get("policy") == "drop" and c.get("table") != rules.TABLE:
+        mine = c.get("table") == rules.TABLE and c.get("family") in rules.FAMILIES
+        if c.get("hook") == "forward" and c.get("policy") == "drop" and not mine:
             out.append(f"table {c.get('family')} {c.get('table')} chain {c.get('name')}")
     return out

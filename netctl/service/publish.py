@@ -41,8 +41,12 @@ def plan(ctx: Context, state: State, net: Network, ep: Endpoint, specs: list[str
     if not firewall.of(ctx).on:
         raise InvalidInput("--publish needs netctl's firewall (firewall = false in netctl.toml)")
     wanted, held = parse(specs), _held(state)
+    for ip in sorted({p.host_ip for p in wanted if p.host_ip != ports.ANY}):
+        if not hostports.local(ip):
+            raise InvalidInput(f"--publish: {ip} is not an address of this host; its "
+                               "traffic would never reach the port")
     ports.check_free(wanted, held)
-    taken = {p.host_port for p in held}
+    taken = {p.host_port for p in held} | {p.host_port for p in wanted}  # not picked twice
     chosen = []
     for port in wanted:
         if port.host_port == 0:

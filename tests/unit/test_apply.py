@@ -94,6 +94,8 @@ def test_one_apply_is_one_save_and_one_files_pass(cli, tmp_path, monkeypatch):
     ("[sandboxes.web]\nextra_hosts = ['nocolon']\n", "sandboxes.web: invalid --add-host"),
     ("[networks.n]\noptions = { colour = 'blue' }\n", "networks.n.options: unknown option"),
     ("[networks.n]\nsubnet = '10.1.0.1/24'\n", "networks.n.subnet: invalid subnet 10.1.0.1/24: host bits"),
+    ("[networks.n]\nlabels = { 'netctl.project' = 'other' }\n",
+     "networks.n.labels.netctl.project: reserved"),
     ("[nets.n]\n", "nets: unknown key"),
     ("project = 3\n", "project: expected string"),
     ("[networks.n\n", "not valid TOML"),
@@ -206,6 +208,25 @@ def test_stdin_is_project_stdin(cli, tmp_path):
     assert res.exit_code == 0, res.stderr
     nets = json.loads(cli.ok("network", "inspect", "front"))
     assert nets[0]["labels"] == {"netctl.project": "stdin"}
+
+
+def test_a_file_name_that_is_no_project_name_says_to_set_project(cli, tmp_path):
+    res = cli("apply", "-f", write(tmp_path, ISSUE_FILE, name="my lab.toml"))
+    assert res.code == 2
+    assert res.err.endswith("it comes from the file's name: set project = \"...\"\n")
+    assert res.err.count("\n") == 1
+    cli.ok("apply", "-f", write(tmp_path, 'project = "lab"\n' + ISSUE_FILE, name="my lab.toml"))
+
+
+def test_a_byte_order_mark_before_the_toml_is_skipped(cli, tmp_path):
+    """Windows editors start UTF-8 files with a BOM, which TOML parsers reject."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + ISSUE_FILE.encode())
+    cli.ok("apply", "-f", str(path))
+    assert cli.ok("network", "ls", "-q").split() == ["front", "back"]
+    res = cli.runner.invoke(__import__("netctl.cli", fromlist=["main"]).main,
+                            ["apply", "-f", "-"], input="\ufeff" + ISSUE_FILE)
+    assert res.exit_code == 0, res.stderr
 
 
 def test_a_changed_hostname_updates_the_sandbox_in_place(cli, tmp_path):

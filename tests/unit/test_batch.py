@@ -104,3 +104,13 @@ def test_lines_that_cannot_run_are_refused_before_anything_runs(cli, line, why):
 def test_usage_errors_in_a_line_are_exit_2_with_the_line(cli):
     code, _, err = batch(cli, "sandbox create a\nnetwork create\n")
     assert code == 2 and err.startswith("netctl: <stdin>:2: network create: Missing argument")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_command(cli, tmp_path):
+    """Windows editors start UTF-8 files with a BOM; on a file and on stdin it is skipped."""
+    path = tmp_path / "cmds"
+    path.write_bytes(b"\xef\xbb\xbfsandbox create a\n")
+    assert cli("batch", "-f", str(path)).code == 0
+    code, _, err = batch(cli, "\ufeffsandbox create b\n")
+    assert (code, err) == (0, "")
+    assert cli.ok("sandbox", "ls", "-q").split() == ["a", "b"]

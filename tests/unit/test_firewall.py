@@ -193,6 +193,18 @@ def test_check_warns_about_a_forward_chain_with_policy_drop_elsewhere(cli):
     assert "netctl: warning: table ip filter chain FORWARD drops forwarded traffic by policy" in res.err
 
 
+def test_check_warns_about_a_drop_chain_in_a_foreign_table_named_netctl(cli):
+    """`table ip netctl` is not netctl's (its tables are inet and bridge): its drop counts."""
+    cli.ok("network", "create", "a")
+    data = _fw(cli)
+    data["foreign_chains"] = [{"family": "ip", "table": "netctl", "name": "fw",
+                               "hook": "forward", "policy": "drop"}]
+    cli.kernel_file.with_name(cli.kernel_file.name + ".nft.json").write_text(json.dumps(data))
+    res = cli("check")
+    assert res.code == 0
+    assert "netctl: warning: table ip netctl chain fw drops forwarded traffic by policy" in res.err
+
+
 def _links(cli) -> list:
     return sorted((link.name, link.alias, link.addresses, link.up) for link in cli.kernel().links())
 

@@ -92,6 +92,13 @@ HOSTILE = [
     (("sandboxes", 0, "ifindexes"), {"../x": 0}, "next interface"),
     (("sandboxes", 0, "next_ifindex"), -2, "negative"),
     (("pool_index",), -5, "negative"),
+    # published ports become nft rules (a garbled one was exit 1 'unexpected error' or nft's)
+    (("endpoints", 0, "ports"), ["junk"], "ports: invalid published port"),
+    (("endpoints", 0, "ports"), ["0.0.0.0:x:80/tcp"], "ports: invalid published port"),
+    (("endpoints", 0, "ports"), ["0.0.0.0:8080:80"], "ports: invalid published port"),
+    (("endpoints", 0, "ports"), ["0.0.0.0:8080:80/icmp"], "ports: invalid published port"),
+    (("endpoints", 0, "ports"), ["0.0.0.0:8080:0/tcp"], "ports: invalid published port"),
+    (("endpoints", 0, "ports"), ["1.2.3.4.5:8080:80/tcp"], "ports"),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,31 @@ def test_conflicts_name_the_holder_and_any_address_overlaps_a_specific_one():
     with pytest.raises(Conflict, match="by this command"):
         ports.check_free([Port("10.0.0.1", 1, 1, "tcp"), Port("10.0.0.1", 1, 2, "tcp")], {})
     ports.check_free([Port("10.0.0.1", 1, 1, "tcp"), Port("10.0.0.2", 1, 2, "tcp")], {})
+
+
+def test_a_big_range_is_not_checked_pair_by_pair(monkeypatch):
+    """-p 1000-60000:1000-60000 took 94 s in check_free (59,001 squared comparisons): only
+    mappings on the same protocol and host port are compared."""
+    calls = []
+    real = Port.overlaps
+    monkeypatch.setattr(Port, "overlaps", lambda a, b: calls.append(1) or real(a, b))
+    wanted = ports.parse("1000-5999:1000-5999")
+    held = {p: "endpoint 'x'" for p in ports.parse("6000-8999:1000-3999") + ports.parse("1000/udp")}
+    ports.check_free(wanted, held)
+    assert len(calls) <= len(wanted)
+    with pytest.raises(Conflict, match="0.0.0.0:6000/tcp is already published by endpoint 'x'"):
+        ports.check_free(ports.parse("6000:80"), held)
+
+
+def test_a_picked_port_is_not_one_the_same_command_gives_explicitly(cli):
+    """`-p 80 -p LOW-HIGH:LOW-HIGH` over the kernel's whole ephemeral range: the port the
+    kernel hands out for 80 was published twice."""
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    cli.ok("network", "create", "a")
+    cli.ok("sandbox", "create", "s")
+    cli.ok("network", "connect", "a", "s", "-p", "80", "-p", f"{low}-{high}:{low}-{high}")
+    host_ports = [int(shown.rsplit(":", 1)[1]) for shown in _endpoint(cli, "a/s")["ports"]]
+    assert len(set(host_ports)) == len(host_ports) == high - low + 2
 
 
 def _tables(cli) -> str:
@@ -102,6 +128,20 @@ def test_a_port_a_host_program_listens_on_is_refused(cli):
         assert res.code == 4
         assert res.err == f"netctl: port 127.0.0.1:{busy}/tcp is in use on the host (a listening socket)\n"
         assert cli.state_bytes() == before
+
+
+def test_a_host_ip_that_is_not_an_address_of_the_host_is_exit_2(cli):
+    """The DNAT rules only see traffic to local addresses: 192.0.2.77 would never match."""
+    cli.ok("network", "create", "a")
+    cli.ok("sandbox", "create", "s")
+    before = cli.state_bytes()
+    for spec in ("192.0.2.77:8080:80", "192.0.2.77::80/udp"):
+        res = cli("network", "connect", "a", "s", "-p", spec)
+        assert res.code == 2
+        assert res.err == ("netctl: --publish: 192.0.2.77 is not an address of this host; its "
+                           "traffic would never reach the port\n")
+        assert cli.state_bytes() == before
+    cli.ok("network", "connect", "a", "s", "-p", "127.0.0.1:8080:80")
 
 
 @pytest.mark.parametrize("create", [["--internal"], ["-d", "null"], ["-d", "host"]])
