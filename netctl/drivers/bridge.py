@@ -21,7 +21,6 @@ from ..model import Endpoint, Network, Sandbox
 from ..txn import Transaction
 from ..validate import option_bool
 
-
 REAP_WAIT = 2.0  # seconds: how long a deleted namespace's veth may take to go (reap_endpoint)
 
 

@@ -52,7 +52,8 @@ def test_sandbox_rm_deletes_no_veth_one_by_one(ctx, kern, monkeypatch):
     hosts = _lab(ctx, 3)
     deleted: list[str] = []
     real = ctx.kernel.link_delete
-    monkeypatch.setattr(ctx.kernel, "link_delete", lambda name, *a, **k: deleted.append(name) or real(name, *a, **k))
+    spy = lambda name, *a, **k: deleted.append(name) or real(name, *a, **k)  # noqa: E731
+    monkeypatch.setattr(ctx.kernel, "link_delete", spy)
     done, errs = sandboxes.remove(ctx, ["r0", "r1", "r2"])
     assert (done, errs) == (["r0", "r1", "r2"], [])
     assert deleted == []  # each pair went with its namespace
