@@ -11,8 +11,9 @@ the absolute figures move.  The CLI is ``python -m netctl`` from ``--tree`` (def
 checkout, byte-compiled first as an install would be), which lets one run compare an older
 checkout.  "Filler" endpoints are state entries (a sandbox and its endpoint each) on other
 networks, without kernel objects unless ``--real-filler``: a connect never looks at them, so
-they measure what the state's size costs.  Rows for ``netctl apply`` run once the command
-exists.  Numbers vary with the machine and its load; tests never assert them.
+they measure what the state's size costs.  The apply rows build whole labs from generated
+topology files, one run per size (``--rows apply``).  Numbers vary with the machine and its
+load; tests never assert them.
 """
 
 from __future__ import annotations
@@ -196,26 +197,37 @@ def row_ls_vs_podman(lab: Lab, n: int) -> list[Row]:
     return [("network ls, 100 networks", ours, "podman network ls, 100 networks", theirs)]
 
 
-def _cni_conf(lab: Lab) -> bytes:
+def _cni_conf(lab: Lab, name: str = "benchcni", bridge: str = "cni-bench0",
+              subnet: str = "10.126.0.0/16") -> bytes:
     return json.dumps({
-        "cniVersion": "1.0.0", "name": "benchcni", "type": "bridge", "bridge": "cni-bench0",
+        "cniVersion": "1.0.0", "name": name, "type": "bridge", "bridge": bridge,
         "isGateway": True, "ipMasq": False,
-        "ipam": {"type": "host-local", "subnet": "10.126.0.0/16", "routes": [{"dst": "0.0.0.0/0"}],
+        "ipam": {"type": "host-local", "subnet": subnet, "routes": [{"dst": "0.0.0.0/0"}],
                  "dataDir": str(lab.tmp / "cni-ipam")},
     }).encode()
 
 
-def _cni_add(lab: Lab, i: int, conf: bytes) -> float:
-    name = f"cni{i}"
-    start = time.perf_counter()
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    env = {**lab.env, "CNI_COMMAND": "ADD", "CNI_CONTAINERID": f"bench{i}", "CNI_NETNS": f"/run/netns/{name}",
-           "CNI_IFNAME": "eth0", "CNI_PATH": str(CNI)}
+def _cni_run(lab: Lab, command: str, i: int, conf: bytes) -> None:
+    env = {**lab.env, "CNI_COMMAND": command, "CNI_CONTAINERID": f"bench{i}",
+           "CNI_NETNS": f"/run/netns/cni{i}", "CNI_IFNAME": "eth0", "CNI_PATH": str(CNI)}
     res = subprocess.run([str(CNI / "bridge")], input=conf, env=env, capture_output=True)
-    took = time.perf_counter() - start
     if res.returncode != 0:
-        sys.exit(f"lab.py: CNI ADD failed: {res.stdout.decode()[-300:]} {res.stderr.decode()[-300:]}")
-    return took
+        sys.exit(f"lab.py: CNI {command} failed: {res.stdout.decode()[-300:]} {res.stderr.decode()[-300:]}")
+
+
+def _cni_add(lab: Lab, i: int, conf: bytes) -> float:
+    start = time.perf_counter()
+    subprocess.run(["ip", "netns", "add", f"cni{i}"], check=True)
+    _cni_run(lab, "ADD", i, conf)
+    return time.perf_counter() - start
+
+
+def _cni_del(lab: Lab, i: int, conf: bytes) -> float:
+    """CNI DEL (the veth goes, the address is released), then ``ip netns del``."""
+    start = time.perf_counter()
+    _cni_run(lab, "DEL", i, conf)
+    subprocess.run(["ip", "netns", "del", f"cni{i}"], check=True)
+    return time.perf_counter() - start
 
 
 def row_attach(lab: Lab, count: int) -> list[Row]:
@@ -262,15 +274,62 @@ def row_attach_in_process(lab: Lab, count: int, conf: bytes) -> list[Row]:
              "ip netns add + CNI bridge ADD, per endpoint", cni)]
 
 
-def row_apply(lab: Lab, sizes: tuple[int, ...] = (100, 1000)) -> list[Row]:
-    """``netctl apply`` of N sandboxes on 10 networks against N CNI ADDs (issue 10 §1):
-    measured once ``apply`` exists in the tree under test."""
-    res = subprocess.run([sys.executable, "-m", "netctl", "apply", "--help"], env=lab.env, cwd=str(lab.tree),
-                         capture_output=True)
-    if res.returncode != 0:
-        nan = float("nan")
-        return [(f"apply of {n} sandboxes", nan, "not on this branch yet", nan) for n in sizes]
-    return [("apply rows", float("nan"), "to be written with the apply command", float("nan"))]
+def topology(count: int, nets: int = 10) -> str:
+    """A topology file: ``nets`` networks and ``count`` sandboxes, sandbox i on network i % nets."""
+    lines = ['project = "benchlab"']
+    lines += [f'[networks.lab{j}]\nsubnet = "10.{150 + j}.0.0/22"' for j in range(nets)]
+    lines += [f'[sandboxes.s{i}]\nconnect = ["lab{i % nets}"]' for i in range(count)]
+    return "\n".join(lines) + "\n"
+
+
+def _lab_file(lab: Lab, count: int) -> str:
+    path = lab.tmp / f"lab-{count}.toml"
+    path.write_text(topology(count), encoding="utf-8")
+    return str(path)
+
+
+def _cni_many(lab: Lab, first: int, count: int, run) -> float:
+    """``run`` (an ADD or DEL with its netns step) for ``count`` sandboxes over 10 CNI
+    networks, sandbox i on network i % 10, as the apply rows spread them: total seconds."""
+    confs = [_cni_conf(lab, f"lab{j}", f"cni-lab{j}", f"10.{170 + j}.0.0/22") for j in range(10)]
+    return sum(run(lab, first + i, confs[i % 10]) for i in range(count))
+
+
+def row_apply(lab: Lab, n: int, sizes: tuple[int, ...] = (100, 1000)) -> list[Row]:
+    """``netctl apply`` of N sandboxes on 10 networks (one-shot CLI, one run per size)
+    against N × (``ip netns add`` + CNI bridge ADD); per-endpoint cost at N = 1,000 against
+    N = 10; a no-op re-apply; ``netctl destroy`` against N × (CNI DEL + ``ip netns del``)."""
+    rows: list[Row] = [*row_apply_marginal(lab, max(3, min(n, 5)))]
+    for size in sizes:
+        state, path = lab.state(f"lab{size}"), _lab_file(lab, size)
+        built = lab.netctl(state, "apply", "-f", path)
+        cni_add = _cni_many(lab, 20000, size, _cni_add)
+        rows.append((f"apply of {size} sandboxes on 10 networks", built * 1000,
+                     f"{size} x (ip netns add + CNI ADD)", cni_add * 1000))
+        if size == max(sizes):
+            noop = median_ms([lab.netctl(state, "apply", "-f", path) for _ in range(3)])
+            rows.append((f"no-op re-apply of {size} sandboxes", noop, "the target (1 s)", 1000.0))
+        gone = lab.netctl(state, "destroy", "-f", path)
+        cni_del = _cni_many(lab, 20000, size, _cni_del)
+        rows.append((f"destroy of {size} sandboxes", gone * 1000,
+                     f"{size} x (CNI DEL + ip netns del)", cni_del * 1000))
+    return rows
+
+
+def row_apply_marginal(lab: Lab, reps: int) -> list[Row]:
+    """What one sandbox (netns + veth + address + route) adds to an apply: (apply of the
+    file with N sandboxes - apply of its 10 networks alone) / N, at N = 10 and N = 1,000;
+    the small sizes are medians of ``reps`` runs (each destroyed again)."""
+    def once(count: int) -> float:
+        state, path = lab.state(f"marginal{count}"), _lab_file(lab, count)
+        took = lab.netctl(state, "apply", "-f", path)
+        lab.netctl(state, "destroy", "-f", path)
+        return took
+
+    base, ten = interleaved(reps, lambda i: once(0), lambda i: once(10))
+    big = once(1000) * 1000
+    return [("per endpoint inside apply of 1,000", (big - base) / 1000,
+             "the same, apply of 10", (ten - base) / 10)]
 
 
 def report(rows: list[Row], n: int) -> None:
@@ -321,7 +380,7 @@ def main() -> None:
         if "attach" in wanted:
             rows += row_attach(lab, args.attach)
         if "apply" in wanted:
-            rows += row_apply(lab)
+            rows += row_apply(lab, args.n)
     finally:
         report(rows, args.n) if rows else None
         shutil.rmtree(tmp, ignore_errors=True)

@@ -55,6 +55,7 @@ class Transaction:
     def __init__(self) -> None:
         self._undo: list[tuple[str, Callable[[], Any]]] = []
         self._on_commit: list[tuple[str, Callable[[], Any]]] = []
+        self._last: list[tuple[str, Callable[[], Any]]] = []
 
     def step(self, name: str, do: Callable[[], T], undo: Callable[[], Any] | None = None) -> T:
         """Run ``do`` and register ``undo`` as one unit: a signal arriving in between waits
@@ -67,7 +68,7 @@ class Transaction:
             checkpoint(name, "after")
         return result
 
-    def on_commit(self, name: str, do: Callable[[], Any]) -> None:
+    def on_commit(self, name: str, do: Callable[[], Any], last: bool = False) -> None:
         """Run ``do`` only once the transaction succeeded (in a mutation: after the save).
 
         For steps that cannot be undone (deleting a link, a namespace, files), so that a
@@ -75,11 +76,15 @@ class Transaction:
         one that fails is a warning, not an error: the state already says the object is
         gone, and what is left of it is an orphan that ``check --repair`` removes.  ``name``
         labels the warning; these are not fault-injection points (a kill after the save is
-        the ``files`` checkpoint's case)."""
-        self._on_commit.append((name, do))
+        the ``files`` checkpoint's case).  ``last``: after every other commit step (a veth
+        whose namespace is deleted dies with it; its check waits until all are deleted, so
+        the kernel tears the namespaces down in one batch)."""
+        (self._last if last else self._on_commit).append((name, do))
 
     def _commit(self) -> None:
         self._undo.clear()
+        self._on_commit += self._last
+        self._last = []
         while self._on_commit:
             name, do = self._on_commit.pop(0)
             try:
@@ -92,7 +97,8 @@ class Transaction:
         that succeeded): they now undo, or run, with this one."""
         self._undo += inner._undo
         self._on_commit += inner._on_commit
-        inner._undo, inner._on_commit = [], []
+        self._last += inner._last
+        inner._undo, inner._on_commit, inner._last = [], [], []
 
     def rollback(self) -> list[str]:
         """Run the undos newest-first; keep going past failures and report them."""
@@ -113,6 +119,7 @@ class Transaction:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self._on_commit.clear()
+            self._last.clear()
             with interrupts.held():  # a Ctrl-C must not stop the rollback half-way
                 self.rollback()
         else:

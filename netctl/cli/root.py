@@ -22,8 +22,33 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+#: every subcommand: name -> (module of this package, attribute).  A module is imported only
+#: when its command is looked up, so ``network connect`` does not pay for building the
+#: apply, batch, endpoint, sandbox... command trees; ``--help`` and completion still list all.
+LAZY = {
+    "apply": ("apply", "apply"), "batch": ("batch", "batch"), "check": ("maintenance", "check"),
+    "completion": ("completion", "completion"), "destroy": ("apply", "destroy"),
+    "endpoint": ("endpoint", "endpoint"), "gc": ("maintenance", "gc"),
+    "network": ("network", "network"), "restore": ("maintenance", "restore"),
+    "sandbox": ("sandbox", "sandbox"), "status": ("status", "status"),
+}
+
+
+
 class RootGroup(click.Group):
-    """Runs click without its own error printing so every failure is one ``netctl:`` line."""
+    """Runs click without its own error printing so every failure is one ``netctl:`` line,
+    and imports each subcommand's module on first use (``LAZY``)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted({*self.commands, *LAZY})
+
+    def get_command(self, ctx, cmd_name: str):
+        if cmd_name not in self.commands and cmd_name in LAZY:
+            from importlib import import_module
+
+            module, attr = LAZY[cmd_name]
+            self.add_command(getattr(import_module(f"{__package__}.{module}"), attr), cmd_name)
+        return self.commands.get(cmd_name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if os.environ.get("_NETCTL_COMPLETE", "").endswith("_source"):
@@ -198,20 +223,3 @@ def main(ctx: click.Context, state: str, lock_timeout: float, config: str, color
     set_color(color)
     ctx.obj = Settings(state, lock_timeout, config)
     ctx.call_on_close(ctx.obj.close)
-
-
-def _register() -> None:
-    from . import apply, batch, completion, endpoint, network, sandbox, status
-
-    main.add_command(network.network)
-    main.add_command(endpoint.endpoint)
-    main.add_command(sandbox.sandbox)
-    main.add_command(status.status)
-    main.add_command(completion.completion)
-    main.add_command(apply.apply)
-    main.add_command(apply.destroy)
-    main.add_command(batch.batch)
-    __import__(f"{__package__}.maintenance", fromlist=["register"]).register(main)  # check, gc, restore
-
-
-_register()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import secrets
+import time
 
 from .. import ipam
 from ..drift import BRIDGE_LINK_LOCAL, bridge_addresses
@@ -19,6 +20,8 @@ from ..kernel.base import Kernel
 from ..model import Endpoint, Network, Sandbox
 from ..txn import Transaction
 from ..validate import option_bool
+
+REAP_WAIT = 2.0  # seconds: how long a deleted namespace's veth may take to go (reap_endpoint)
 
 
 def _veth_name(kernel: Kernel, taken: set[str]) -> str:
@@ -169,6 +172,19 @@ class BridgeDriver:
             link = self.kernel.link_get(name) if name else None
             if link is not None and link.owner == ep.id:
                 self.kernel.link_delete(name)
+
+    def reap_endpoint(self, net: Network, ep: Endpoint) -> None:
+        """The pair of an endpoint whose sandbox's namespace was just deleted: the kernel
+        removes it when it tears the namespace down, shortly after (all such namespaces in
+        one batch).  Wait up to ``REAP_WAIT`` seconds for the host end to go; if it stays (a
+        process still holds the namespace open), delete it as ``delete_endpoint`` does."""
+        deadline = time.monotonic() + REAP_WAIT
+        while ep.host_ifname and time.monotonic() < deadline:
+            link = self.kernel.link_get(ep.host_ifname)
+            if link is None or link.owner != ep.id:
+                return
+            time.sleep(0.005)
+        self.delete_endpoint(net, ep)
 
     # --- join / leave ---
     def join(self, net: Network, ep: Endpoint, sb: Sandbox, tx: Transaction) -> None:

@@ -149,19 +149,21 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
 
 
 def _leave(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, tx: Transaction,
-           bring_back: bool = True, inside: bool = True) -> None:
+           bring_back: bool = True, inside: bool = True, reaped: bool = False) -> None:
     """Detach ``ep`` from ``sb``.  The default routes are re-elected first, without ``ep``,
     while its interface is still there: each route change is then an undoable step, not a
     side effect of the move.  Without ``bring_back`` the interface stays where it is
     because the caller deletes it next (deleting the host end removes the pair, which is
     cheaper than moving it out first).  A namespace that is not the sandbox's any more is
-    refused; with ``inside`` false (``sandbox rm -f`` of such a sandbox) it is not entered."""
+    refused; with ``inside`` false (``sandbox rm -f`` of such a sandbox) it is not entered.
+    ``reaped``: the sandbox's namespace is deleted with this transaction, so its routes go
+    with it and are not re-elected."""
     net = state.network_by_id(ep.network)
     driver = get_driver(net.driver, ctx)
     ep.sandbox = None
     if driver.plumbs and inside:
         nsguard.require(ctx.kernel, sb)
-    if driver.plumbs and inside and ctx.kernel.netns_exists(sb.name):
+    if driver.plumbs and inside and not reaped and ctx.kernel.netns_exists(sb.name):
         gateway.apply(ctx.kernel, state, sb, tx)
     if driver.plumbs and inside and ep.ifname and bring_back:
         driver.leave(net, ep, sb, tx)
@@ -191,17 +193,24 @@ def leave(ctx: Context, endpoint_ref: str, sandbox_ref: str) -> Endpoint:
 
 
 def delete(ctx: Context, state: State, ep: Endpoint, tx: Transaction, force: bool,
-           inside: bool = True) -> None:
+           inside: bool = True, reaped: bool = False) -> None:
     """Delete one endpoint (leaving first with ``force``) inside the caller's mutation;
-    ``inside``: whether its sandbox's namespace may be entered (see ``_leave``)."""
+    ``inside``: whether its sandbox's namespace may be entered (see ``_leave``);
+    ``reaped``: the caller deletes that namespace at commit, which takes a plumbed veth
+    pair with it (the kernel batches that; a veth deleted on its own costs an RCU grace
+    period, ~30 ms), so the pair is only checked for, after every namespace is gone."""
+    plumbed = reaped and bool(ep.ifname)
     if ep.sandbox:
         sb = state.sandbox_by_id(ep.sandbox)
         if not force:
             raise Conflict(f"endpoint {ep.name!r} is joined to sandbox {sb.name!r} (use -f to leave first)")
-        _leave(ctx, state, ep, sb, tx, bring_back=False, inside=inside)
+        _leave(ctx, state, ep, sb, tx, bring_back=False, inside=inside, reaped=reaped)
     net = state.network_by_id(ep.network)
     driver = get_driver(net.driver, ctx)
-    tx.on_commit("veth-delete", lambda: driver.delete_endpoint(net, ep))  # cannot be undone
+    if plumbed and hasattr(driver, "reap_endpoint"):
+        tx.on_commit("veth-delete", lambda: driver.reap_endpoint(net, ep), last=True)
+    else:
+        tx.on_commit("veth-delete", lambda: driver.delete_endpoint(net, ep))  # cannot be undone
     state.endpoints.remove(ep)
 
 

@@ -26,7 +26,8 @@ REGENERATE = "out of date: run python3 tools/gen_docs.py"
 def commands(cmd: click.Command = main, path: tuple[str, ...] = ("netctl",)):
     yield path, cmd
     if isinstance(cmd, click.Group):
-        for name, sub in cmd.commands.items():
+        for name in cmd.list_commands(None):  # the root imports its subcommands lazily
+            sub = cmd.get_command(None, name)
             if not sub.hidden:
                 yield from commands(sub, (*path, name))
 
