@@ -19,6 +19,7 @@ and keeps it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -165,6 +166,14 @@ def _sysctl(netns: str | None, ifname: str) -> str:
             return _read(path)
     finally:
         os.close(home)
+
+
+def forwarding_off() -> None:
+    """Put the suite namespace's forwarding back to a fresh machine's, so a command's
+    ``forwarding`` step runs again (netctl itself never turns it off)."""
+    for key in FORWARDING:
+        with contextlib.suppress(FileNotFoundError), open(f"/proc/sys/net/{key}", "w") as f:
+            f.write("0")
 
 
 def _read(path: str) -> str:

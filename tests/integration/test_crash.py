@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
-from netctl_runner import Forked, rm_recorded, wipe_kernel
+from netctl_runner import Forked, forwarding_off, rm_recorded, wipe_kernel
 from support.forkrun import Child
 
 from netctl.store import dump, parse
@@ -312,10 +312,12 @@ def unmarked_links() -> list[str]:
 @pytest.mark.parametrize("command_cls", COMMANDS, ids=lambda c: c.__name__)
 def test_sigkill_at_every_step_leaves_old_or_new(run, command_cls):
     command = command_cls()
+    forwarding_off()  # every run starts where the first did: the same steps, "forwarding" included
     steps, _ = learn_steps(run, command, 0)
     for n, step in enumerate(steps, start=1):
         argv = command.prepare(run, n)
         old = run.state.read_bytes()
+        forwarding_off()
         code, _, err = run(*argv, env={"NETCTL_FAULT": f"{step}:kill"})
         assert code == KILLED, f"{step}: expected SIGKILL, got {code}: {err}"
         completed = survive(run, command, n, old)
