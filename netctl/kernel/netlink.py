@@ -76,6 +76,9 @@ def _no_ra(bridge: str) -> None:
         ns.write_sysctl(f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra", "0")
 
 
+MAX_NETNS_SOCKETS = 32  # cached per-namespace sockets (see NetlinkKernel._keep)
+
+
 class NetlinkKernel:
     def __init__(self) -> None:
         # "host" is the namespace this object was made in; moving a link back needs its fd.
@@ -120,15 +123,27 @@ class NetlinkKernel:
         inode = 0 if netns is None else ns.inode(netns, self._nsfs_dev)
         if inode is None:
             raise errors.KernelError(f"network namespace {netns} not found", errno.ENOENT)
-        cached = self._socks.get(netns)
+        cached = self._socks.pop(netns, None)
         if cached and cached[0] == inode:
+            self._socks[netns] = cached  # most recently used last
             return cached[1]
         if cached:  # the name now points at a different (re-created) namespace
             cached[1].close()
         with self._inside(netns), _mapped(f"open netlink socket in {netns or 'host'}"):
             ipr = IPRoute()
-        self._socks[netns] = (inode, ipr)
+        self._keep(netns, inode, ipr)
         return ipr
+
+    def _keep(self, netns: str | None, inode: int, ipr: IPRoute) -> None:
+        """Cache a namespace's socket, closing the least recently used beyond
+        ``MAX_NETNS_SOCKETS``: each holds a few fds (socket, event loop), and pyroute2's
+        select() fails on fds past FD_SETSIZE (1,024), which an apply of ~1,000 sandboxes
+        that kept them all would reach."""
+        self._socks[netns] = (inode, ipr)
+        spare = [name for name in self._socks if name is not None]
+        for name in spare[: max(0, len(spare) - MAX_NETNS_SOCKETS)]:
+            with suppress(OSError):
+                self._socks.pop(name)[1].close()
 
     def _index(self, name: str, netns: str | None, what: str) -> int:
         """if_nametoindex is an ioctl: ~100x cheaper than pyroute2 parsing a GETLINK reply."""
@@ -175,7 +190,7 @@ class NetlinkKernel:
             for ipr in opened:
                 ipr.close()
             raise
-        self._socks[name] = (ns.inode(name, self._nsfs_dev) or 0, opened[0])
+        self._keep(name, ns.inode(name, self._nsfs_dev) or 0, opened[0])
 
     def netns_bind_host(self, name: str) -> None:
         self._drop_socket(name)

@@ -356,3 +356,24 @@ def test_exec_in_netns_failures(nk):
     )
     out = subprocess.run([sys.executable, "-c", catch], capture_output=True, text=True).stdout
     assert out.strip() == "3 network namespace t-none not found"
+
+
+def test_per_namespace_sockets_are_bounded_and_reopened_on_demand(nk):
+    """An apply of ~1,000 sandboxes touches ~1,000 namespaces in one process: keeping every
+    namespace's socket ran pyroute2's select() past FD_SETSIZE. Only the most recent ones stay
+    open, and a namespace whose socket was closed is simply reopened when used again."""
+    from netctl.kernel.netlink import MAX_NETNS_SOCKETS
+
+    names = [f"t-fd{i}" for i in range(MAX_NETNS_SOCKETS + 20)]
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for name in names:
+        nk.netns_create(name, alias=f"netctl:{name}")
+        assert [x.name for x in nk.links(netns=name)] == ["lo"]
+    open_ns = [n for n in nk._socks if n is not None]
+    assert len(open_ns) == MAX_NETNS_SOCKETS and open_ns == names[-MAX_NETNS_SOCKETS:]
+    grown = len(os.listdir("/proc/self/fd")) - fds_before
+    assert grown <= 8 * MAX_NETNS_SOCKETS, grown  # bounded, not one set per namespace made
+    first = names[0]  # closed long ago: used again, it is reopened and works
+    nk.veth_create("veth-fd", "eth0", alias="netctl:x", peer_netns=first)
+    assert sorted(x.name for x in nk.links(netns=first)) == ["eth0", "lo"]
+    assert first in nk._socks and len([n for n in nk._socks if n is not None]) == MAX_NETNS_SOCKETS
