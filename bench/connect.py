@@ -23,7 +23,7 @@ from contextlib import suppress
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from kernel_steps import isolate  # noqa: E402  (tmpfs over /run/netns, in new namespaces)
+from kernel_steps import isolate, release  # noqa: E402  (tmpfs over /run/netns, in new namespaces)
 
 from netctl.kernel import netns as ns  # noqa: E402  (ctypes only)
 
@@ -134,12 +134,7 @@ def main() -> None:
           f"{n} samples each, medians:")
     for label, ms in rows:
         print(f"  {label:<{width}}  {ms:7.1f} ms")
-    for path in [*reversed(mounts), "/run/netns"]:
-        with suppress(OSError):
-            ns.umount(path)
-    for path in made + made_etc:
-        with suppress(OSError):
-            os.rmdir(path)
+    release(made + made_etc, mounts)
 
 
 if __name__ == "__main__":

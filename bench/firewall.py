@@ -22,7 +22,7 @@ from contextlib import suppress
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from connect import private_etc  # noqa: E402
-from kernel_steps import isolate, timed  # noqa: E402
+from kernel_steps import isolate, release, timed  # noqa: E402
 
 from netctl.kernel import netns as ns  # noqa: E402
 
@@ -140,12 +140,7 @@ def main() -> None:
             print(f"  {label:<28}{'':>14}{on[label]:>11.1f} ms")
     for label, ms in raw.items():
         print(f"  {label:<40}{ms:>7.1f} ms")
-    for path in [*reversed(mounts), "/run/netns"]:
-        with suppress(OSError):
-            ns.umount(path)
-    for path in made + made_etc:
-        with suppress(OSError):
-            os.rmdir(path)
+    release(made + made_etc, mounts)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,17 @@ def isolate() -> list[str]:
     return made
 
 
+def release(made: list[str], mounts: list[str]) -> None:
+    """Undo ``isolate`` (and any tmpfs mounted after it): unmount newest first, then remove
+    the directories that had to be made."""
+    for path in [*reversed(mounts), "/run/netns"]:
+        with suppress(OSError):
+            ns.umount(path)
+    for path in made:
+        with suppress(OSError):
+            os.rmdir(path)
+
+
 def timed(n: int, step: Callable[[int], object], before=None, after=None) -> float:
     samples = []
     for i in range(n):

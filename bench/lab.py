@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -36,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from connect import private_etc  # noqa: E402  (tmpfs over /etc/netns and /etc/netctl)
-from kernel_steps import isolate  # noqa: E402  (new net+mount namespaces, tmpfs /run/netns)
+from kernel_steps import isolate, release  # noqa: E402  (new net+mount namespaces, tmpfs /run/netns)
 
 from netctl.kernel import netns as ns  # noqa: E402  (ctypes only)
 
@@ -384,12 +383,7 @@ def main() -> None:
     finally:
         report(rows, args.n) if rows else None
         shutil.rmtree(tmp, ignore_errors=True)
-        for path in reversed(mounts):
-            with suppress(OSError):
-                ns.umount(path)
-        for path in made:
-            with suppress(OSError):
-                os.rmdir(path)
+        release(made, mounts)
 
 
 if __name__ == "__main__":
