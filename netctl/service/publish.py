@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import Conflict, InvalidInput
-from ..firewall import hostports, ports
-from ..firewall import sync as firewall
+from ..firewall import ports
 from ..model import Endpoint, Network, State
 from .context import Context
 
@@ -34,6 +33,9 @@ def plan(ctx: Context, state: State, net: Network, ep: Endpoint, specs: list[str
     """Decide ``ep.ports`` from the ``-p`` values; refuse what cannot be published."""
     if not specs:
         return
+    from ..firewall import hostports  # with the firewall's nft layer: only for -p (hot path)
+    from ..firewall import sync as firewall
+
     if net.driver != "bridge" or net.internal:
         kind = "an internal" if net.internal else f"a {net.driver}"
         raise InvalidInput(f"--publish: network {net.name!r} is {kind} network; ports are "
@@ -62,4 +64,6 @@ def plan(ctx: Context, state: State, net: Network, ep: Endpoint, specs: list[str
 def sync_if(ctx: Context, state: State, ep: Endpoint, tx) -> None:
     """Re-apply the firewall when ``ep`` publishes ports (a plain endpoint never runs nft)."""
     if ep.ports:
+        from ..firewall import sync as firewall
+
         firewall.sync(ctx, state, tx)

@@ -102,3 +102,31 @@ def test_read_paths_load_neither_pyroute2_nor_rich(tmp_path, args):
                           capture_output=True, text=True, check=False)
     loaded = json.loads(proc.stderr.strip().splitlines()[-1])
     assert loaded == [], f"{args} imported {loaded}"
+
+
+FIREWALL_LOADED = """import sys, json
+from netctl.cli import main
+for args in {argvs}:
+    try:
+        main(args)
+    except SystemExit as exc:
+        assert not exc.code, (args, exc.code)
+print(json.dumps(sorted(m for m in sys.modules if m in {heavy})), file=sys.stderr)
+"""
+
+
+def test_a_connect_without_publish_loads_no_firewall_layer(tmp_path):
+    """``-p`` is the only part of a connect that needs the nft layer; a plain connect is
+    the hot path of every lab and must not pay for importing it."""
+    heavy = ["netctl.firewall.sync", "netctl.firewall.nft", "netctl.firewall.libnft",
+             "netctl.firewall.hostports"]
+    argvs = [["sandbox", "create", "s"], ["network", "connect", "br", "s"]]
+    env = {**os.environ, "NETCTL_STATE": str(tmp_path / "state.toml"), "NETCTL_CONFIG": "/dev/null",
+           "NETCTL_FAKE_KERNEL": str(tmp_path / "kernel.json")}
+    setup = subprocess.run([sys.executable, "-m", "netctl", "network", "create", "br"],
+                           env=env, capture_output=True, text=True, check=False)
+    assert setup.returncode == 0, setup.stderr
+    proc = subprocess.run([sys.executable, "-c", FIREWALL_LOADED.format(argvs=argvs, heavy=heavy)],
+                          env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
