@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import ip_interface
 
-from .hostsfile import hosts, resolv_conf
+from .hostsfile import host_mode, rendered
 from .kernel.base import Link, Route
 from .model import Endpoint, Index, Network, Sandbox, State
 
@@ -134,14 +134,6 @@ def usable(sb: Sandbox, facts: Facts) -> bool:
 
 def _owner(link: Link | None) -> str | None:
     return link.owner if link is not None else None
-
-
-def host_mode(state: State, sb: Sandbox, index: Index | None = None) -> bool:
-    """On a ``host`` network: /run/netns/NAME must be the host's namespace (service/hostnet)."""
-    if index is not None:
-        return any(index.networks[e.network].driver == "host" for e in index.in_sandbox(sb.id))
-    return any((n := _by_id(state.networks, e.network)) is not None and n.driver == "host"
-               for e in state.endpoints_in(sb))
 
 
 def _sandbox(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Finding]:
@@ -263,24 +255,6 @@ def _orphans(state: State, facts: Facts) -> list[Finding]:
     return out
 
 
-def sandbox_ipv6(state: State, sb: Sandbox, index: Index | None = None) -> bool:
-    """Whether the sandbox's resolv.conf keeps IPv6 nameservers (as Context.refresh_files)."""
-    if index is not None:
-        return any(index.networks[e.network].ipv6 for e in index.in_sandbox(sb.id))
-    return any(_by_id(state.networks, e.network) and _by_id(state.networks, e.network).ipv6
-               for e in state.endpoints_in(sb))
-
-
-def rendered(state: State, sb: Sandbox, host_resolv: str, host_hosts: str = "",
-             index: Index | None = None) -> dict[str, str]:
-    """The sandbox's /etc/netns files; one on a host network sees the host's own (§7.4).
-    ``index``: one built for the whole pass when several sandboxes are rendered."""
-    index = index or Index(state)
-    shared = host_mode(state, sb, index)
-    return {"hosts": hosts(state, sb, host_hosts if shared else None, index),
-            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(state, sb, index), shared)}
-
-
 def _files(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Finding]:
     if not usable(sb, facts) and not (sb.name in facts.host_bound and host_mode(state, sb, index)):
         return []
@@ -293,10 +267,6 @@ def _files(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Findin
             problem = f"/etc/netns/{sb.name}/{fname} {state_word}"
             out.append(Finding(FILE, "sandbox", f"sandbox {sb.name}", problem, sb.id))
     return out
-
-
-def _by_id(items, oid):
-    return next((o for o in items if o.id == oid), None)
 
 
 def compare(state: State, facts: Facts, wanted_routes: dict[str, list[Route]]) -> list[Finding]:

@@ -164,3 +164,25 @@ def resolv_conf(sb: Sandbox, host_text: str, ipv6: bool, host_mode: bool = False
     if options:
         lines.append("options " + " ".join(options))
     return "\n".join(lines) + "\n"
+
+
+def host_mode(state: State, sb: Sandbox, index: Index | None = None) -> bool:
+    """On a ``host`` network: /run/netns/NAME is the host's namespace (service/hostnet.py),
+    and its files are the host's own (spec §7.4)."""
+    index = index or Index(state)
+    return any(index.networks[e.network].driver == "host" for e in index.in_sandbox(sb.id))
+
+
+def sandbox_ipv6(sb: Sandbox, index: Index) -> bool:
+    """Whether the sandbox's resolv.conf keeps IPv6 nameservers: it has an IPv6 network."""
+    return any(index.networks[e.network].ipv6 for e in index.in_sandbox(sb.id))
+
+
+def rendered(state: State, sb: Sandbox, host_resolv: str, host_hosts: str = "",
+             index: Index | None = None) -> dict[str, str]:
+    """The sandbox's /etc/netns files; one on a host network sees the host's own (§7.4).
+    ``index``: one built for the whole pass when several sandboxes are rendered."""
+    index = index or Index(state)
+    shared = host_mode(state, sb, index)
+    return {"hosts": hosts(state, sb, host_hosts if shared else None, index),
+            "resolv.conf": resolv_conf(sb, host_resolv, sandbox_ipv6(sb, index), shared)}

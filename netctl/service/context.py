@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import drift, etcfiles, hostsfile, interrupts
+from .. import etcfiles, hostsfile, interrupts
 from ..errors import PermissionDenied
 from ..kernel.base import Kernel, owner_mark
 from ..model import SCHEMA, Index, Sandbox, State, new_state_id
@@ -175,10 +175,10 @@ class Context:
             targets = hostsfile.affected(self._files_before, state, index)
         host_resolv, host_hosts = (etcfiles.host_resolv_text() if targets else ""), None
         for sb in targets:
-            host_mode = drift.host_mode(state, sb, index)
+            host_mode = hostsfile.host_mode(state, sb, index)
             if host_hosts is None and host_mode:
                 host_hosts = etcfiles.host_hosts_text()  # read only when a sandbox needs it
-            files = drift.rendered(state, sb, host_resolv, host_hosts or "", index)
+            files = hostsfile.rendered(state, sb, host_resolv, host_hosts or "", index)
             self._write_files(sb, files, host_mode)
 
     def _write_files(self, sb: Sandbox, files: dict[str, str], host_mode: bool) -> None:

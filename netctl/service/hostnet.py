@@ -20,10 +20,6 @@ from .context import Context
 EXCLUSIVE = ("null", "host")
 
 
-def in_host_mode(state: State, sb: Sandbox) -> bool:
-    return any(state.network_by_id(e.network).driver == "host" for e in state.endpoints_in(sb))
-
-
 def check_exclusive(state: State, net: Network, sb: Sandbox) -> None:
     """Docker's rule: a sandbox on a null or host network joins nothing else, and one on
     other networks cannot join a null or host network (exit 4)."""

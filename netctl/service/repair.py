@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .. import drift, etcfiles
+from .. import drift, etcfiles, hostsfile
 from ..drivers.base import get_driver
 from ..errors import Conflict, NetctlError
 from ..model import Endpoint, Sandbox, State
@@ -83,7 +83,7 @@ def _sandboxes(ctx: Context, state: State, failures: list[str], recreate: bool) 
     for f in _targets(ctx, state, drift.SANDBOX):
         sb = state.sandbox_by_id(f.target)
         exists = ctx.kernel.netns_exists(sb.name)
-        if drift.host_mode(state, sb) and (recreate if not exists else nsguard.ours(ctx.kernel, sb)):
+        if hostsfile.host_mode(state, sb) and (recreate if not exists else nsguard.ours(ctx.kernel, sb)):
             _attempt(f.subject, lambda tx, s=sb: hostnet.rebind(ctx, s, tx), failures)
         elif exists:  # someone else's namespace took the name
             _attempt(f.subject, lambda _tx, x=f: _refuse(x), failures)

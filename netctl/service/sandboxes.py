@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from .. import etcfiles, lookup, validate
 from ..errors import Conflict, NetctlError
+from ..hostsfile import host_mode
 from ..model import Sandbox, State, new_id, now
 from ..txn import Transaction
-from . import batch, endpoints, hostnet, leftovers, nsguard
+from . import batch, endpoints, leftovers, nsguard
 from .context import Context
 
 
@@ -94,10 +95,10 @@ def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction, force: boo
     ``force`` the sandbox and its endpoints are only forgotten (their host-side veth ends,
     which are netctl's, still go) and the namespace and /etc/netns/NAME are left alone."""
     k = ctx.kernel
-    inside = not nsguard.foreign(k, sb, hostnet.in_host_mode(state, sb))
+    inside = not nsguard.foreign(k, sb, host_mode(state, sb))
     if not inside and not force:
         raise Conflict(nsguard.refusal(sb))
-    reaped = inside and not hostnet.in_host_mode(state, sb)
+    reaped = inside and not host_mode(state, sb)
     if inside:  # deleting cannot be undone: only once the state says it is gone
         tx.on_commit("netns-delete", lambda: nsguard.ours(k, sb) and k.netns_delete(sb.name))
         tx.on_commit("netns-files-delete", lambda: etcfiles.remove_sandbox_files(sb.name))
