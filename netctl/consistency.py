@@ -111,7 +111,9 @@ def _sandbox(sb: Sandbox) -> None:
         _rule(validate.address, addr, f"{where}: extra_hosts")
     if sb.adopted is not None:
         _adopted(sb.adopted, where)
-    if sb.hosts_file is not None:
+    if sb.hosts_file is not None:  # written as root: only for an adopted namespace's container
+        if sb.adopted is None:
+            raise Inconsistent(f"{where}: hosts_file without an adopted namespace")
         _rule(validate.hosts_file, sb.hosts_file, f"{where}: hosts_file")
 
 

@@ -39,7 +39,10 @@ def adopt(ctx: Context, name: str, netns: str | None = None, pid: int | None = N
     path, pid = source(netns, pid)
     sb = sandboxes.build(replace(req or SandboxRequest(name), name=name))
     if hosts_file is not None:
+        from .. import hostscopy
+
         sb.hosts_file = validate.hosts_file(hosts_file)
+        hostscopy.check(sb.hosts_file)
     start = _started(pid) if pid is not None else None
     with ctx.mutation() as (state, tx):
         k = ctx.kernel

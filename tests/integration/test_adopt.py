@@ -40,16 +40,16 @@ def own_view(nspath: str) -> dict:
     return {"links": links, "routes": routes}
 
 
-def furnish(nspath: str, addr: str) -> None:
+def furnish(nspath: str, addr: str, ifname: str = "own0") -> None:
     """Give a namespace interfaces and routes of its own (a veth pair, an address, a
     default route): what a container brings."""
     def run(*args: str) -> None:
         subprocess.run(["nsenter", f"--net={nspath}", "ip", *args], check=True, capture_output=True)
 
     run("link", "set", "lo", "up")
-    run("link", "add", "own0", "type", "veth", "peer", "name", "own1")
-    run("addr", "add", f"{addr}/24", "dev", "own0")
-    run("link", "set", "own0", "up")
+    run("link", "add", ifname, "type", "veth", "peer", "name", "own1")
+    run("addr", "add", f"{addr}/24", "dev", ifname)
+    run("link", "set", ifname, "up")
     run("link", "set", "own1", "up")
     run("route", "add", "default", "via", addr.rsplit(".", 1)[0] + ".1")
 
@@ -87,7 +87,7 @@ def test_adopted_namespaces_talk_tcp_and_are_left_intact_by_rm(lab, sleeper):
     lab.cli.ok("network", "connect", "demo", "web")
     ip("netns", "add", "theirs")
     furnish("/run/netns/theirs", "10.98.0.2")
-    furnish(sleeper.path, "10.97.0.2")
+    furnish(sleeper.path, "10.97.0.2", ifname="eth0")  # as a podman container's
     before = {p: own_view(p) for p in ("/run/netns/theirs", sleeper.path)}
 
     lab.cli.ok("sandbox", "create", "ipns", "--netns", "/run/netns/theirs")
@@ -98,9 +98,10 @@ def test_adopted_namespaces_talk_tcp_and_are_left_intact_by_rm(lab, sleeper):
     assert lab.tcp("web", "box").startswith("pong ping from 10.77.0.2")
     assert lab.tcp("box", "ipns").startswith("pong ping from 10.77.0.")
     assert lab.cli("check").code == 0  # their own default routes and lo are no drift
+    assert lab.endpoint("box")["ifname"] == "eth1"  # the container has an eth0 of its own
     # their default routes stay theirs: netctl adds none beside them
-    assert [r for r in lab.nk.routes(netns="box") if r.dst == "default"] == [
-        r for r in lab.nk.routes(netns="box") if r.dst == "default" and r.dev == "own0"]
+    assert [(r.gateway, r.dev) for r in lab.nk.routes(netns="box") if r.dst == "default"] == [
+        ("10.97.0.1", "eth0")]
 
     lab.cli.ok("sandbox", "rm", "ipns", "box")
     assert names(lab) == ["web"] and names(lab, "endpoint") == ["web"]
@@ -133,6 +134,9 @@ def test_check_reports_and_gc_drops_an_adopted_process_that_exited(lab):
         lab.cli.ok("sandbox", "create", "box", "--pid", str(box.pid))
         lab.cli.ok("network", "connect", "demo", "box")
         host_end = lab.endpoint("box")["host_ifname"]
+        # a namespace without a default route of its own gets netctl's, as a sandbox does
+        assert [(r.gateway, r.dev) for r in lab.nk.routes(netns="box") if r.dst == "default"] == [
+            ("10.77.0.1", "eth0")]
     finally:
         box.stop()
     res = lab.cli("check")
@@ -242,3 +246,52 @@ def test_an_adopted_sandbox_cannot_join_a_host_network(refusal_lab):
     res = lab.cli("network", "connect", "hostnet", "box")
     assert res.code == 4 and "cannot join a host network" in res.err, res
     assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+
+
+def test_hosts_file_is_written_in_place_for_the_container(lab, sleeper, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n10.97.0.2 box-own-entry\n")
+    inode = hosts.stat().st_ino
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    lab.cli.ok("sandbox", "create", "box", "--pid", str(sleeper.pid), "--hosts-file", str(hosts))
+    lab.cli.ok("network", "connect", "demo", "box")
+    lab.cli.ok("sandbox", "create", "web")
+    lab.cli.ok("network", "connect", "demo", "web")  # a peer joining later reaches the copy too
+    text = hosts.read_text()
+    assert text == Path("/etc/netns/box/hosts").read_text() and "web" in text and "box" in text
+    assert hosts.stat().st_ino == inode  # in place: a container's bind mount keeps seeing it
+    assert json.loads(lab.cli.ok("sandbox", "inspect", "box"))[0]["hosts_file"] == str(hosts)
+    lab.cli.ok("sandbox", "rm", "box")
+    assert hosts.read_text() == text  # the container's file: left as it is
+
+
+@pytest.mark.parametrize(("kind", "code", "message"), [
+    ("symlink", 2, "is a symbolic link"), ("missing", 3, "no such file"),
+    ("directory", 2, "is not a regular file"), ("relative", 2, "an absolute path")])
+def test_a_hosts_file_netctl_would_not_write_is_refused(refusal_lab, kind, code, message):
+    lab, target = refusal_lab, refusal_lab.tmp / "hosts"
+    target.write_text("theirs\n")
+    paths = {"symlink": lab.tmp / "hosts-link", "missing": lab.tmp / "nosuch",
+             "directory": lab.tmp, "relative": Path("hosts")}
+    if kind == "symlink":
+        os.symlink(target, paths["symlink"])
+    state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+    res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare", "--hosts-file", str(paths[kind]))
+    assert res.code == code and message in res.err, res
+    assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+    assert target.read_text() == "theirs\n"
+
+
+def test_a_failed_adoption_or_connect_changes_nothing(lab, sleeper):
+    """Fault injection at every step of adopting and of connecting an adopted namespace."""
+    from test_rollback import prove_rollback
+
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    furnish(sleeper.path, "10.97.0.2")
+    steps = prove_rollback(lab.cli, lab.nk, "sandbox", "create", "box", "--pid", str(sleeper.pid))
+    assert steps == ["netns-adopt", "netns-files", "save"]
+    before = own_view(sleeper.path)
+    steps = prove_rollback(lab.cli, lab.nk, "network", "connect", "demo", "box")
+    assert "veth-create" in steps
+    steps = prove_rollback(lab.cli, lab.nk, "sandbox", "rm", "box")
+    assert own_view(sleeper.path) == before
