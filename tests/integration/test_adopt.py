@@ -295,3 +295,17 @@ def test_a_failed_adoption_or_connect_changes_nothing(lab, sleeper):
     assert "veth-create" in steps
     steps = prove_rollback(lab.cli, lab.nk, "sandbox", "rm", "box")
     assert own_view(sleeper.path) == before
+
+
+def test_adoption_runs_inside_a_plan_session_as_a_batch_line(lab, sleeper, tmp_path):
+    """service.adopt is an ordinary operation of a plan (batch, and the CNI entry): one
+    lock and save for the lines, a failing line undone on its own."""
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    ip("netns", "add", "theirs")
+    script = tmp_path / "lines"
+    script.write_text(f"sandbox create box --pid {sleeper.pid}\nnetwork connect demo box\n"
+                      "sandbox create ipns --netns /run/netns/theirs\nnetwork connect nosuch ipns\n")
+    res = lab.cli("batch", "-f", str(script))
+    assert res.code == 3, res
+    assert names(lab) == ["box", "ipns"] and lab.nk.link_get("eth0", netns="box") is not None
+    assert lab.cli("check").code == 0
