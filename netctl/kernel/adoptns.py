@@ -15,6 +15,7 @@ import fcntl
 import os
 import re
 import socket
+import stat
 from contextlib import suppress
 
 from netctl import errors
@@ -23,21 +24,30 @@ from netctl.kernel import netns as ns
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3): the CLONE_NEW* type of a namespace file
 SO_NETNS_COOKIE = 71
 PROC_NETNS = re.compile(r"/proc/([1-9][0-9]*)/ns/net\Z")
+# the kernel's own links to namespaces, which are followed (any other symlink is refused)
+PROC_NS = re.compile(r"/proc/(?:self|thread-self|[1-9][0-9]*)/(?:task/[1-9][0-9]*/)?ns/[a-z_]+\Z")
 
 
 def proc_pid(path: str) -> int | None:
-    """The PID of a ``/proc/PID/ns/net`` path (the one symlink that is followed)."""
+    """The PID of a ``/proc/PID/ns/net`` path: the process adoption keeps track of."""
     match = PROC_NETNS.match(path)
     return int(match.group(1)) if match else None
 
 
 def open_source(path: str) -> int:
     """An fd of the namespace file PATH.  A symlink is refused (its target is not what
-    the user named), except ``/proc/PID/ns/net``, which is a kernel link to the namespace."""
-    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if proc_pid(path) else os.O_NOFOLLOW)
+    the user named), except ``/proc/…/ns/…``, the kernel's links to namespaces.  Only a
+    regular file is opened (a namespace file is one): opening a device can have effects."""
+    proc = PROC_NS.match(path) is not None
     try:
+        st = os.stat(path) if proc else os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            raise errors.InvalidInput(f"{path} is a symbolic link: name the namespace file itself")
+        if not stat.S_ISREG(st.st_mode):
+            raise errors.InvalidInput(f"{path} is not a network namespace")
+        flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY | (0 if proc else os.O_NOFOLLOW)
         return os.open(path, flags)
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         raise errors.NotFound(f"{path}: no such file") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
