@@ -66,7 +66,7 @@ def check_new_name(items: list[T], name: str, what: str) -> None:
 def fresh_id(items: list[T]) -> str:
     """A new ID that no existing all-hex name is a prefix of (a name must keep finding its
     object, and the new ID's short form must find the new one)."""
-    names = [i.name for i in items if _hexlike(i.name)]
+    names = [n for n in filter(HEX.issuperset, map(_BY[1], items)) if len(n) >= MIN_PREFIX]
     while True:
         value = new_id()
         if not any(value.startswith(n) for n in names):
