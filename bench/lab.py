@@ -299,7 +299,7 @@ def row_apply(lab: Lab, n: int, runs: int, sizes: tuple[int, ...] = (100, 1000))
     add`` + CNI bridge ADD); per-endpoint cost at N = 1,000 against N = 10; a no-op
     re-apply; ``netctl destroy`` against N × (CNI DEL + ``ip netns del``).  Each figure is
     the median of ``runs`` runs (netctl's and CNI's alternating), the runs listed after it."""
-    rows: list[Row] = [*row_apply_marginal(lab, max(3, min(n, 5)), runs, max(sizes))]
+    rows: list[Row] = [*row_apply_marginal(lab, max(5, n), runs, max(sizes))]
     for size in sizes:
         built, added, noops, gone, deleted = [], [], [], [], []
         for _ in range(runs):
@@ -331,9 +331,9 @@ def _runs(ours: list[float], theirs: list[float] | None = None) -> str:
 def row_apply_marginal(lab: Lab, reps: int, runs: int, big_size: int = 1000) -> list[Row]:
     """What one sandbox (netns + veth + address + route) adds to an apply: (apply of the
     file with N sandboxes - apply of its 10 networks alone) / N, at N = 10 and N = 1,000,
-    through the one-shot CLI; the small sizes are medians of ``reps`` runs, N = 1,000 of
-    ``runs`` (each destroyed again).  At N = 10 the difference is ~100 ms inside ~300 ms of
-    interpreter start, so this row is noisy; the in-process row next to it is not."""
+    through the one-shot CLI; the small sizes are medians of ``reps`` runs (``-n``, at least
+    5), N = 1,000 of ``runs`` (each destroyed again).  At N = 10 the difference is ~70 ms
+    between two ~300 ms processes, so this row is noisy; the in-process row next to it less so."""
     def once(count: int) -> float:
         state, path = lab.state(f"marginal{count}"), _lab_file(lab, count)
         took = lab.netctl(state, "apply", "-f", path)
