@@ -43,7 +43,7 @@ SCRUB = ("NETCTL_", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
 CNI = Path("/usr/lib/cni")
 PODMAN_DIRS = ("/etc/cni/net.d", "/var/lib/containers", "/run/containers", "/run/libpod",
                "/etc/containers/networks")
-Row = tuple[str, float, str, float]  # what, netctl ms, peer, peer ms
+Row = tuple  # what, netctl ms, peer, peer ms[, the runs behind the medians]
 
 
 def median_ms(samples: list[float]) -> float:
@@ -294,31 +294,46 @@ def _cni_many(lab: Lab, first: int, count: int, run) -> float:
     return sum(run(lab, first + i, confs[i % 10]) for i in range(count))
 
 
-def row_apply(lab: Lab, n: int, sizes: tuple[int, ...] = (100, 1000)) -> list[Row]:
-    """``netctl apply`` of N sandboxes on 10 networks (one-shot CLI, one run per size)
-    against N × (``ip netns add`` + CNI bridge ADD); per-endpoint cost at N = 1,000 against
-    N = 10; a no-op re-apply; ``netctl destroy`` against N × (CNI DEL + ``ip netns del``)."""
-    rows: list[Row] = [*row_apply_marginal(lab, max(3, min(n, 5)))]
+def row_apply(lab: Lab, n: int, runs: int, sizes: tuple[int, ...] = (100, 1000)) -> list[Row]:
+    """``netctl apply`` of N sandboxes on 10 networks (one-shot CLI) against N × (``ip netns
+    add`` + CNI bridge ADD); per-endpoint cost at N = 1,000 against N = 10; a no-op
+    re-apply; ``netctl destroy`` against N × (CNI DEL + ``ip netns del``).  Each figure is
+    the median of ``runs`` runs (netctl's and CNI's alternating), the runs listed after it."""
+    rows: list[Row] = [*row_apply_marginal(lab, max(5, n), runs, max(sizes))]
     for size in sizes:
-        state, path = lab.state(f"lab{size}"), _lab_file(lab, size)
-        built = lab.netctl(state, "apply", "-f", path)
-        cni_add = _cni_many(lab, 20000, size, _cni_add)
-        rows.append((f"apply of {size} sandboxes on 10 networks", built * 1000,
-                     f"{size} x (ip netns add + CNI ADD)", cni_add * 1000))
-        if size == max(sizes):
-            noop = median_ms([lab.netctl(state, "apply", "-f", path) for _ in range(3)])
-            rows.append((f"no-op re-apply of {size} sandboxes", noop, "the target (1 s)", 1000.0))
-        gone = lab.netctl(state, "destroy", "-f", path)
-        cni_del = _cni_many(lab, 20000, size, _cni_del)
-        rows.append((f"destroy of {size} sandboxes", gone * 1000,
-                     f"{size} x (CNI DEL + ip netns del)", cni_del * 1000))
+        built, added, noops, gone, deleted = [], [], [], [], []
+        for _ in range(runs):
+            state, path = lab.state(f"lab{size}"), _lab_file(lab, size)
+            built.append(lab.netctl(state, "apply", "-f", path))
+            added.append(_cni_many(lab, 20000, size, _cni_add))
+            if size == max(sizes):
+                noops += [lab.netctl(state, "apply", "-f", path) for _ in range(3)]
+            gone.append(lab.netctl(state, "destroy", "-f", path))
+            deleted.append(_cni_many(lab, 20000, size, _cni_del))
+        rows.append((f"apply of {size} sandboxes on 10 networks", median_ms(built),
+                     f"{size} x (ip netns add + CNI ADD)", median_ms(added), _runs(built, added)))
+        if noops:
+            rows.append((f"no-op re-apply of {size} sandboxes", median_ms(noops), "the target (1 s)",
+                         1000.0, _runs(noops)))
+        rows.append((f"destroy of {size} sandboxes", median_ms(gone),
+                     f"{size} x (CNI DEL + ip netns del)", median_ms(deleted), _runs(gone, deleted)))
     return rows
 
 
-def row_apply_marginal(lab: Lab, reps: int) -> list[Row]:
+def _runs(ours: list[float], theirs: list[float] | None = None) -> str:
+    """Each run's figure (ms), and the ratio per run when there is a peer: the spread."""
+    text = "runs " + "/".join(f"{x * 1000:.0f}" for x in ours)
+    if theirs:
+        text += "; ratio per run " + "/".join(f"{a / b:.2f}" for a, b in zip(ours, theirs, strict=True))
+    return text
+
+
+def row_apply_marginal(lab: Lab, reps: int, runs: int, big_size: int = 1000) -> list[Row]:
     """What one sandbox (netns + veth + address + route) adds to an apply: (apply of the
-    file with N sandboxes - apply of its 10 networks alone) / N, at N = 10 and N = 1,000;
-    the small sizes are medians of ``reps`` runs (each destroyed again)."""
+    file with N sandboxes - apply of its 10 networks alone) / N, at N = 10 and N = 1,000,
+    through the one-shot CLI; the small sizes are medians of ``reps`` runs (``-n``, at least
+    5), N = 1,000 of ``runs`` (each destroyed again).  At N = 10 the difference is ~70 ms
+    between two ~300 ms processes, so this row is noisy; the in-process row next to it less so."""
     def once(count: int) -> float:
         state, path = lab.state(f"marginal{count}"), _lab_file(lab, count)
         took = lab.netctl(state, "apply", "-f", path)
@@ -326,9 +341,25 @@ def row_apply_marginal(lab: Lab, reps: int) -> list[Row]:
         return took
 
     base, ten = interleaved(reps, lambda i: once(0), lambda i: once(10))
-    big = once(1000) * 1000
-    return [("per endpoint inside apply of 1,000", (big - base) / 1000,
-             "the same, apply of 10", (ten - base) / 10)]
+    bigs = [once(big_size) for _ in range(runs)]
+    big = median_ms(bigs)
+    return [(f"per endpoint inside apply of {big_size} (CLI)", (big - base) / big_size,
+             "the same, apply of 10", (ten - base) / 10, _runs(bigs)),
+            *row_apply_in_process(lab, runs, big_size)]
+
+
+def row_apply_in_process(lab: Lab, runs: int, big_size: int = 1000) -> list[Row]:
+    """The same target measured inside one process (bench/apply_profile.py): an apply's
+    sandbox-create step plus its connect step, medians over every step of ``runs`` applies
+    of 10 against the last tenth of the steps of ``runs`` applies of ``big_size`` (the
+    state at its fullest), sizes alternating; this checkout's code, whatever ``--tree``."""
+    from apply_profile import measure, per_sandbox, step_medians
+
+    results = measure(lab.tmp, [10, big_size], max(runs, 3))
+    sums = {s: "/".join(f"{per_sandbox(t, s) * 1000:.1f}" for t in results[s]) for s in (10, big_size)}
+    return [(f"per sandbox inside apply of {big_size} (in process)",
+             step_medians(results[big_size], max(big_size // 10, 1)) * 1000, "the same, apply of 10",
+             step_medians(results[10]) * 1000, f"per-run sums {sums[big_size]} vs {sums[10]}")]
 
 
 def report(rows: list[Row], n: int) -> None:
@@ -336,9 +367,10 @@ def report(rows: list[Row], n: int) -> None:
           f"{n} samples per row (interleaved), medians in ms:")
     width = max(len(r[0]) for r in rows)
     peer = max(len(r[2]) for r in rows)
-    for what, ours, other, theirs in rows:
+    for what, ours, other, theirs, *runs in rows:
         ratio = ours / theirs if theirs == theirs and theirs else float("nan")
-        print(f"  {what:<{width}}  {ours:8.1f}   {other:<{peer}}  {theirs:8.1f}   {ratio:5.2f}x")
+        note = f"   ({runs[0]})" if runs else ""
+        print(f"  {what:<{width}}  {ours:8.1f}   {other:<{peer}}  {theirs:8.1f}   {ratio:5.2f}x{note}")
 
 
 def setup(tree: Path) -> tuple[list[str], list[str], Path]:
@@ -361,6 +393,8 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=HERE.parent, help="the netctl checkout whose CLI runs")
     parser.add_argument("--real-filler", action="store_true", help="filler endpoints with kernel objects")
     parser.add_argument("--rows", default="state,imports,podman,attach,apply", help="rows to run")
+    parser.add_argument("--runs", type=int, default=3, help="runs behind each apply/destroy row")
+    parser.add_argument("--apply-sizes", default="100,1000", help="lab sizes of the apply rows")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("lab.py: needs root (it works in its own namespaces)")
@@ -379,7 +413,7 @@ def main() -> None:
         if "attach" in wanted:
             rows += row_attach(lab, args.attach)
         if "apply" in wanted:
-            rows += row_apply(lab, args.n)
+            rows += row_apply(lab, args.n, args.runs, tuple(int(x) for x in args.apply_sizes.split(",")))
     finally:
         report(rows, args.n) if rows else None
         shutil.rmtree(tmp, ignore_errors=True)

@@ -8,13 +8,12 @@ so a /8 or a /64 with thousands of addresses in use costs about what a /24 does.
 from __future__ import annotations
 
 import ipaddress
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
 from .errors import Conflict, Exhausted, InvalidInput
-from .model import Network, State, Subnet
+from .model import Network, State, Subnet, token_bytes
 
 IPNetwork = IPv4Network | IPv6Network
 
@@ -78,7 +77,7 @@ def choose_pool(
 
 def new_ula_prefix() -> str:
     """A random RFC 4193 /48 (fdXX:XXXX:XXXX::/48), chosen once per state file."""
-    raw = bytes([0xFD]) + secrets.token_bytes(5) + bytes(10)
+    raw = bytes([0xFD]) + token_bytes(5) + bytes(10)
     return str(IPv6Network((raw, 48)))
 
 
@@ -165,12 +164,12 @@ def claim(subnet: IPNetwork, taken: set[int], wanted: str, what: str = "address"
 
 def mac_from_ipv4(ipv4: str | None) -> str:
     """``02:42:`` + the four IPv4 bytes (random bytes without an address), as libnetwork."""
-    raw = ip_address(ipv4).packed if ipv4 else secrets.token_bytes(4)
+    raw = ip_address(ipv4).packed if ipv4 else token_bytes(4)
     return "02:42:" + ":".join(f"{b:02x}" for b in raw)
 
 
 def random_mac() -> str:
-    return "02:42:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(4))
+    return "02:42:" + ":".join(f"{b:02x}" for b in token_bytes(4))
 
 
 def check_self_generation(subnet: IPv6Network) -> None:

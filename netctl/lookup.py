@@ -14,6 +14,7 @@ is refused with that hint.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TypeVar
 
 from .errors import Conflict, InvalidInput, NotFound
@@ -40,11 +41,15 @@ def _by_prefix(items: list[T], ref: str, what: str) -> T:
 
 
 def _find(items: list[T], ref: str, what: str) -> T:
-    for attr in ("id", "name"):
-        hit = next((i for i in items if getattr(i, attr) == ref), None)
-        if hit is not None:
-            return hit
-    return _by_prefix(items, ref, what)
+    """One plain loop for both rules (a full ID wins, then a name): every connect looks up
+    its sandbox by name, and two generator passes over 1,000 sandboxes took twice as long."""
+    named = None
+    for item in items:
+        if item.id == ref:
+            return item
+        if named is None and item.name == ref:
+            named = item
+    return named if named is not None else _by_prefix(items, ref, what)
 
 
 def check_new_name(items: list[T], name: str, what: str) -> None:
@@ -57,10 +62,13 @@ def check_new_name(items: list[T], name: str, what: str) -> None:
                        "it would shadow that ID (choose a name that is not all hex)")
 
 
+_NAME = attrgetter("name")
+
+
 def fresh_id(items: list[T]) -> str:
     """A new ID that no existing all-hex name is a prefix of (a name must keep finding its
     object, and the new ID's short form must find the new one)."""
-    names = [i.name for i in items if _hexlike(i.name)]
+    names = [n for n in filter(HEX.issuperset, map(_NAME, items)) if len(n) >= MIN_PREFIX]
     while True:
         value = new_id()
         if not any(value.startswith(n) for n in names):

@@ -51,6 +51,7 @@ class ConnSpec:
     mac: str | None = None
     aliases: list[str] = field(default_factory=list)
     priority: int = 0
+    publish: list[str] = field(default_factory=list)  # -p values (firewall/ports.py)
 
 
 @dataclass
@@ -159,7 +160,43 @@ def _network(name: str, table: Any) -> NetSpec:
     return spec
 
 
-CONN_KEYS = ("network", "ip", "ip6", "mac", "aliases", "priority")
+CONN_KEYS = ("network", "ip", "ip6", "mac", "aliases", "priority", "publish")
+PORT_KEYS = ("port", "host_port", "host_ip", "protocol")
+
+
+def _port_number(path: str, value: Any) -> str:
+    """A port or a range: ``80``, ``"8080-8081"`` (what -p takes between the colons)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _type(path, value, "string")
+
+
+def _mapping(path: str, item: Any) -> str:
+    """One published port: a ``-p`` string, or a table of its parts (``port`` required;
+    ``host_port``, ``host_ip``, ``protocol`` as -p's HOST_PORT, HOST_IP, /PROTO), as the
+    ``-p`` string it means, checked by the same parser ``network connect -p`` uses."""
+    if isinstance(item, dict):
+        _keys(path, item, PORT_KEYS)
+        if "port" not in item:
+            raise _fail(f"{path}.port", "missing (the sandbox's port)")
+        port = _port_number(f"{path}.port", item["port"])
+        host = _port_number(f"{path}.host_port", item["host_port"]) if "host_port" in item else ""
+        host_ip = _type(f"{path}.host_ip", item["host_ip"], "string") if "host_ip" in item else ""
+        proto = _type(f"{path}.protocol", item.get("protocol", "tcp"), "string")
+        item = f"{host_ip}:{host}:{port}/{proto}" if host_ip else f"{host}:{port}/{proto}".lstrip(":")
+    elif not isinstance(item, str):
+        raise _fail(path, f"expected a -p string (\"8080:80/tcp\") or a table, got {item!r}")
+    from .firewall import ports  # pure: docker's -p syntax
+
+    _checked(path, ports.parse, item)
+    return item
+
+
+def _publish(path: str, value: Any) -> list[str]:
+    """``publish = "8080:80"``, or an array of such strings and port tables."""
+    items = value if isinstance(value, list) else [value]
+    return [_mapping(f"{path}[{i}]" if isinstance(value, list) else path, item)
+            for i, item in enumerate(items)]
 
 
 def _connection(path: str, item: Any) -> ConnSpec:
@@ -183,6 +220,8 @@ def _connection(path: str, item: Any) -> ConnSpec:
     if "priority" in item:
         value = _type(f"{path}.priority", item["priority"], "integer")
         conn.priority = _checked(f"{path}.priority", validate.priority, value)
+    if "publish" in item:
+        conn.publish = _publish(f"{path}.publish", item["publish"])
     return conn
 
 

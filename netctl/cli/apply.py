@@ -93,6 +93,8 @@ def apply(path, dry_run, prune, fmt):
       [sandboxes.web]            # hostname dns dns_search dns_options extra_hosts
       connect = ["front", { network = "back", ip = "10.20.0.5", aliases = ["pg"] }]
                                  # a connection: network ip ip6 mac aliases priority
+                                 #   publish (as -p: ["8080:80/tcp", { port = 53,
+                                 #   host_port = 5353, protocol = "udp" }])
 
     netctl compares the file with the state and runs the difference (create,
     connect, disconnect, reconnect, update, replace; remove with --prune) in one
@@ -100,7 +102,8 @@ def apply(path, dry_run, prune, fmt):
     is undone, and the error names the object and the file key. A network whose
     fixed properties (subnet, driver, options, labels...) differ from the file is
     replaced (removed and made again, its connections too); a sandbox whose
-    hostname or DNS settings differ is updated in place. Both only if an apply of
+    hostname or DNS settings differ is updated in place, and so are a
+    connection's published ports (its veth and address stay). Each only if an apply of
     the same project made it (label netctl.project); otherwise exit 4. Applying
     the same file again does nothing ("nothing to do", exit 0). It prints the
     steps done (with --dry-run: to be done) on stdout, a progress bar on a

@@ -9,10 +9,21 @@ store (no pyroute2, no rich), so a <TAB> costs about as much as ``netctl --help`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from click.shell_completion import CompletionItem
 
 from ..store import DEFAULT_PATH
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
+
+def _item(name: str, help_: str | None = None) -> CompletionItem:
+    """Imported on a <TAB> only: a command run does not pay for click's completion module."""
+    from click.shell_completion import CompletionItem
+
+    return CompletionItem(name, help=help_)
 
 
 def _state(ctx: click.Context):
@@ -33,7 +44,7 @@ def _already(ctx: click.Context, param: click.Parameter) -> set[str]:
 
 
 def _items(pairs, incomplete: str, skip: set[str]) -> list[CompletionItem]:
-    return [CompletionItem(name, help=help_ or None) for name, help_ in sorted(pairs)
+    return [_item(name, help_ or None) for name, help_ in sorted(pairs)
             if name.startswith(incomplete) and name not in skip]
 
 
@@ -81,8 +92,8 @@ def endpoints(ctx: click.Context, param: click.Parameter, incomplete: str) -> li
 def drivers(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     from ..validate import BUILTIN_DRIVERS
 
-    return [CompletionItem(d) for d in BUILTIN_DRIVERS if d.startswith(incomplete)]
+    return [_item(d) for d in BUILTIN_DRIVERS if d.startswith(incomplete)]
 
 
 def formats(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    return [CompletionItem(f) for f in ("json", "table") if f.startswith(incomplete)]
+    return [_item(f) for f in ("json", "table") if f.startswith(incomplete)]

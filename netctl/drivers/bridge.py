@@ -10,14 +10,13 @@ addressed if needed, never deleted, and given back at ``network rm`` as it was f
 from __future__ import annotations
 
 import errno
-import secrets
 import time
 
 from .. import ipam
 from ..drift import BRIDGE_LINK_LOCAL, bridge_addresses
 from ..errors import Conflict, KernelError
 from ..kernel.base import Kernel
-from ..model import Endpoint, Network, Sandbox
+from ..model import Endpoint, Network, Sandbox, token_bytes
 from ..txn import Transaction
 from ..validate import option_bool
 
@@ -27,7 +26,7 @@ REAP_WAIT = 2.0  # seconds: how long a deleted namespace's veth may take to go (
 def _veth_name(kernel: Kernel, taken: set[str]) -> str:
     """``veth`` + 7 hex, free in the host namespace (3 tries, as libnetwork)."""
     for _ in range(3):
-        candidate = "veth" + secrets.token_hex(4)[:7]
+        candidate = "veth" + token_bytes(4).hex()[:7]
         if candidate not in taken and kernel.link_get(candidate) is None:
             taken.add(candidate)
             return candidate

@@ -15,14 +15,17 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from netctl import errors
 from netctl.kernel import netns as ns
 from netctl.kernel import rtnl
 from netctl.kernel.base import Adoptee, Link, Route
+from netctl.kernel.pyroute2_core import core
 from netctl.txn import checkpoint
+
+core()  # pyroute2 without its package __init__, which imports all of pyroute2 (see there)
+import pyroute2.config.log  # noqa: E402,F401  (as that __init__ does first: the NullHandler)
+from pyroute2.iproute import IPRoute  # noqa: E402
+from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 
 IFA_F_NODAD = 0x02
 RT_TABLE_MAIN = 254
@@ -431,8 +434,11 @@ class NetlinkKernel:
             msgs = [
                 m for m in ipr.route("dump") if m.get("table") == RT_TABLE_MAIN and m["type"] == RTN_UNICAST
             ]
-        with self._inside(netns):
-            names = {i: n for i, n in socket.if_nameindex()}
+        with self._inside(netns):  # only the routes' own devices: not a dump of every link
+            names = {}
+            for oif in {m.get("oif") for m in msgs} - {None}:
+                with suppress(OSError):  # gone since the dump: no name
+                    names[oif] = socket.if_indextoname(oif)
         return [rtnl.route(m, names) for m in msgs]
 
     def route_add(

@@ -19,11 +19,20 @@ from ipaddress import ip_network
 
 from .. import validate
 from ..config import Config
-from ..errors import Conflict, NetctlError
+from ..errors import Conflict, InvalidInput, NetctlError
+from ..firewall import ports
 from ..model import Endpoint, Network, Sandbox, State
 from ..topology import PROJECT_LABEL, ConnSpec, NetSpec, SandboxSpec, Topology
 from . import connect, networks, plan, sandboxes
-from .apply_steps import SANDBOX_FIELDS, disconnect, raise_first, replace_network, update_sandbox
+from .apply_steps import (
+    SANDBOX_FIELDS,
+    disconnect,
+    raise_first,
+    replace_network,
+    republish,
+    unpublish,
+    update_sandbox,
+)
 from .context import Context
 from .endpoints import EndpointRequest
 from .plan import Step
@@ -70,6 +79,24 @@ def conn_matches(conn: ConnSpec, ep: Endpoint) -> bool:
     return ((not conn.ip or addr(ep.ipv4) == conn.ip) and (not conn.ip6 or addr(ep.ipv6) == conn.ip6)
             and (not conn.mac or ep.mac == conn.mac) and sorted(conn.aliases) == sorted(ep.aliases)
             and conn.priority == ep.priority)
+
+
+def ports_match(specs: list[str], stored: list[str]) -> bool:
+    """The file's ``publish`` values are what the endpoint publishes: each mapping once, a
+    mapping without a host port matching the one picked for it (so a re-apply is a no-op)."""
+    left = [ports.load(text) for text in stored]
+    wanted = sorted((p for spec in specs for p in ports.parse(spec)), key=lambda p: p.host_port == 0)
+    for want in wanted:
+        same = next((h for h in left if h == want or (want.host_port == 0 and
+                     (h.host_ip, h.port, h.proto) == (want.host_ip, want.port, want.proto))), None)
+        if same is None:
+            return False
+        left.remove(same)
+    return not left
+
+
+def publish_detail(conn: ConnSpec) -> str:
+    return f"publish {', '.join(conn.publish)}" if conn.publish else ""
 
 
 def check_requests(top: Topology) -> None:
@@ -172,12 +199,48 @@ class Planner:
         elif ep is not None and not conn_matches(conn, ep):
             self._disconnect(spec, conn.network, ep, "changed", conn.key)
             ep, why = None, f"was {ep.ipv4 or ep.ipv6 or ''} {ep.aliases} priority {ep.priority}"
+        elif ep is not None and not ports_match(conn.publish, ep.ports):
+            self._republish(spec, conn, ep)
+            return
         else:
             why = ""
         if ep is None:
-            req = EndpointRequest(name="", ip=conn.ip, ip6=conn.ip6, mac=conn.mac, aliases=conn.aliases)
-            self._step("conn", "reconnect" if why else "connect", "connection", name, conn.key, why,
+            req = EndpointRequest(name="", ip=conn.ip, ip6=conn.ip6, mac=conn.mac, aliases=conn.aliases,
+                                  publish=conn.publish)
+            detail = "; ".join(d for d in (why, publish_detail(conn)) if d)
+            self._step("conn", "reconnect" if why else "connect", "connection", name, conn.key, detail,
                        lambda c=conn, r=req: connect.connect(self.ctx, c.network, spec.name, r, c.priority))
+
+    def _republish(self, spec: SandboxSpec, conn: ConnSpec, ep: Endpoint) -> None:
+        """Only the published ports differ: changed in place (apply_steps.unpublish), the old
+        ones given up with the disconnects, the new ones taken with the connects."""
+        name, net = f"{spec.name} -> {conn.network}", conn.network
+        shown = ", ".join(ports.load(p).shown for p in ep.ports) or "none"
+        self._step("disc", "unpublish", "connection", name, conn.key, f"was {shown}",
+                   lambda: unpublish(self.ctx, net, spec.name))
+        if conn.publish:
+            self._step("conn", "publish", "connection", name, conn.key, publish_detail(conn),
+                       lambda: republish(self.ctx, net, spec.name, conn.publish))
+
+    def check_ports(self) -> None:
+        """Before anything changes: ports only on bridge networks that are not internal
+        (exit 2 naming the key), and no host port the file publishes twice (exit 4)."""
+        held: dict[ports.Port, str] = {}
+        for spec in self.top.sandboxes.values():
+            for conn in (c for c in spec.connect if c.publish):
+                declared, net = self.top.networks.get(conn.network), self.nets.get(conn.network)
+                driver = (declared.driver or "bridge") if declared else net.driver if net else "bridge"
+                internal = declared.internal if declared else bool(net and net.internal)
+                if driver != "bridge" or internal:
+                    kind = "an internal" if internal else f"a {driver}"
+                    raise InvalidInput(f"{conn.key}.publish: network {conn.network!r} is {kind} network; "
+                                       "ports are published on bridge networks that are not internal")
+                wanted = [p for text in conn.publish for p in ports.parse(text)]
+                try:
+                    ports.check_free(wanted, held)
+                except Conflict as exc:
+                    raise Conflict(f"{conn.key}.publish: {exc}") from None
+                held.update({p: conn.key for p in wanted if p.host_port})
 
     def _disconnect(self, spec: SandboxSpec, net_name: str, ep: Endpoint, why: str,
                     key: str | None = None) -> None:
@@ -210,6 +273,7 @@ class Planner:
                            f"does not declare: {', '.join(blockers)}")
 
     def steps(self, prune: bool) -> list[Step]:
+        self.check_ports()
         self.classify()
         self.connections_phase()
         self.sandboxes_phase(prune)

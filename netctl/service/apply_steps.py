@@ -1,7 +1,8 @@
 """What apply does that no single command does, each one operation of the plan (plan.py):
-a sandbox's settings changed in place, a network replaced, and a disconnect whose interface
-gives up its addresses at once.  Each keeps the one transaction exact: every kernel change
-before the save has its undo, and what cannot be undone waits for the save."""
+a sandbox's settings changed in place, a network replaced, a disconnect whose interface
+gives up its addresses at once, and a connection's published ports changed in place.
+Each keeps the one transaction exact: every kernel change before the save has its undo,
+and what cannot be undone waits for the save."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from .. import lookup
 from ..config import Config
 from ..drift import BRIDGE_LINK_LOCAL, bridge_addresses
 from ..errors import Conflict, NetctlError
-from . import connect, networks, sandboxes
+from . import connect, networks, publish, sandboxes
 from .context import Context
 
 
@@ -69,3 +70,33 @@ def disconnect(ctx: Context, net_name: str, sb_name: str) -> None:
             for cidr in cidrs:
                 tx.step("addr-release", lambda i=ifname, c=cidr: k.addr_del(i, c, netns=sb_name),
                         lambda i=ifname, c=cidr: k.addr_add(i, c, netns=sb_name, nodad=":" in c))
+
+
+def _joined(state, net_name: str, sb_name: str):
+    net, sb = lookup.network(state, net_name), lookup.sandbox(state, sb_name)
+    for ep in state.endpoints_in(sb):
+        if ep.network == net.id:
+            return net, ep
+    raise Conflict(f"sandbox {sb_name!r} is not connected to network {net_name!r}")
+
+
+def unpublish(ctx: Context, net_name: str, sb_name: str) -> None:
+    """A connection whose published ports differ from the file gives them up in place: its
+    veth, addresses and name stay (a reconnect would change its MAC and maybe its address),
+    only the firewall's rules are re-applied, undoably.  Run before the connects, so a port
+    it frees can be taken by another connection of the same file."""
+    from ..firewall import sync as firewall
+
+    with ctx.mutation() as (state, tx):
+        _net, ep = _joined(state, net_name, sb_name)
+        ep.ports = []
+        firewall.sync(ctx, state, tx)
+
+
+def republish(ctx: Context, net_name: str, sb_name: str, specs: list[str]) -> None:
+    """The file's ports for a connection that gave up its old ones (``unpublish``): checked
+    against every port held (exit 4) and the host's listening sockets, as ``-p`` is."""
+    with ctx.mutation() as (state, tx):
+        net, ep = _joined(state, net_name, sb_name)
+        publish.plan(ctx, state, net, ep, specs)
+        publish.sync_if(ctx, state, ep, tx)

@@ -33,11 +33,20 @@ def _ids(ctx: Context, state: State) -> set[str]:
 def clear_sandbox(ctx: Context, state: State, sb: Sandbox) -> list[str]:
     """Delete orphan links inside ``sb``'s namespace (their host ends go with them), and
     send back to the host the interface of an endpoint that state says is parked (a join
-    killed after its move): both would collide with the ``eth<n>`` the counter hands out."""
-    k, ids = ctx.kernel, _ids(ctx, state)
-    parked = {e.id: e for e in state.endpoints if e.sandbox is None and e.sandbox_ifname}
-    done = []
+    killed after its move): both would collide with the ``eth<n>`` the counter hands out.
+    The whole state's IDs are gathered only for a link that is none of the sandbox's own
+    (rare: after a kill), so that every connect does not pay a scan of the state."""
+    k, done = ctx.kernel, []
+    own, ids, parked = None, None, None
     for link in k.links(netns=sb.name):
+        if link.owner in (None, sb.id):
+            continue  # unmarked, or the namespace's own mark: neither orphan nor parked
+        own = own if own is not None else {e.id for e in state.endpoints_in(sb)}
+        if link.owner in own:
+            continue
+        if ids is None:
+            ids = _ids(ctx, state)
+            parked = {e.id: e for e in state.endpoints if e.sandbox is None and e.sandbox_ifname}
         if is_orphan(link, ids, state.state_id):
             k.link_delete(link.name, netns=sb.name)
         elif link.owner in parked and k.link_get(parked[link.owner].sandbox_ifname) is None:

@@ -407,3 +407,40 @@ def test_the_nft_binary_and_libnftables_write_and_read_the_same_chains(cli):
     code, _, err = cli("network", "rm", "x", env=binary)
     assert code == 0, err
     assert nft_table("inet") == "" and made[0] and made[1]
+
+
+LAB = """
+[networks.pub]
+subnet = "10.77.0.0/24"
+[sandboxes.s]
+connect = [{ network = "pub", publish = ["8080:80"] }]
+[sandboxes.t]
+connect = ["pub"]
+"""
+
+
+def test_a_port_published_by_a_topology_file_is_reached_from_outside(cli, uplink, tmp_path):
+    """apply publishes 80 of ``s`` as 8080: the uplink reaches it; a re-apply is nothing to
+    do; a changed file moves it to 9090 in place (8080 is gone); a file whose port another
+    endpoint holds is exit 4 and leaves the rules as they were; destroy takes the port away."""
+    path = tmp_path / "lab.toml"
+    path.write_text(LAB)
+    cli.ok("apply", "-f", str(path))
+    uplink.serve([sys.executable, "-m", "netctl", "sandbox", "exec", "s", "--"], env=cli.env, port=80)
+    old, new = f"{HOST_UP}:8080", f"{HOST_UP}:9090"
+    assert probe(cli, None, old)[old] == PEER_UP
+    code, out, err = cli("apply", "-f", str(path))
+    assert (code, out, err) == (0, "", "netctl: apply: nothing to do\n")
+    path.write_text(LAB.replace("8080:80", "9090:80"))
+    cli.ok("apply", "-f", str(path))
+    assert probe(cli, None, old, new) == {old: "blocked", new: PEER_UP}
+    cli.ok("sandbox", "create", "u")  # not the file's: holds 7070
+    cli.ok("network", "connect", "pub", "u", "-p", "7070:80")
+    rules = nft_table("inet")
+    path.write_text(LAB.replace("8080:80", "7070:80"))
+    code, _, err = cli("apply", "-f", str(path))
+    assert code == 4 and "sandboxes.s.connect[0]" in err and "published by endpoint 'u'" in err
+    assert nft_table("inet") == rules and probe(cli, None, new)[new] == PEER_UP
+    cli.ok("sandbox", "rm", "u")
+    cli.ok("destroy", "-f", str(path))
+    assert "dnat ip to" not in nft_table("inet")

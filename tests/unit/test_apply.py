@@ -240,3 +240,112 @@ def test_a_changed_hostname_updates_the_sandbox_in_place(cli, tmp_path):
     assert (after["hostname"], after["dns"]) == ("db2", ["10.0.0.53"])
     assert (after["id"], after["endpoints"]) == (before["id"], before["endpoints"])
     assert "db2" in (cli.etc / "web" / "hosts").read_text()
+
+
+PUBLISHED = """
+[networks.front]
+subnet = "10.10.0.0/24"
+[sandboxes.web]
+connect = [{ network = "front", publish = ["8080:80/tcp", { port = 53, protocol = "udp" }] }]
+[sandboxes.api]
+connect = [{ network = "front", publish = "127.0.0.1:9090:90" }]
+"""
+
+
+def _ports(cli, ref: str) -> list[str]:
+    return json.loads(cli.ok("endpoint", "inspect", ref))[0]["ports"]
+
+
+def _dnat(cli) -> str:
+    path = cli.kernel_file.with_name(cli.kernel_file.name + ".nft.json")
+    return json.loads(path.read_text()).get("tables", {}).get("inet", "")
+
+
+def test_published_ports_in_a_file_are_planned_applied_and_idempotent(cli, tmp_path, monkeypatch):
+    path = write(tmp_path, PUBLISHED)
+    rows = json.loads(cli.ok("apply", "-f", path, "--dry-run", "--format", "json"))
+    assert [r["detail"] for r in rows if r["kind"] == "connection"] == [
+        "publish 8080:80/tcp, 53/udp", "publish 127.0.0.1:9090:90"]
+    cli.ok("apply", "-f", path)
+    web = _ports(cli, "front/web")
+    assert web[0] == "80/tcp -> 0.0.0.0:8080" and web[1].startswith("53/udp -> 0.0.0.0:")
+    assert _ports(cli, "front/api") == ["90/tcp -> 127.0.0.1:9090"]
+    addr = json.loads(cli.ok("endpoint", "inspect", "front/web"))[0]["ipv4"].split("/")[0]
+    assert f"tcp dport 8080 dnat ip to {addr}:80" in _dnat(cli)
+    before = snapshot(cli)
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("NETCTL_TRACE", str(trace))
+    res = cli("apply", "-f", path)  # the picked UDP port matches "53/udp": nothing to do
+    assert (res.code, "nothing to do" in res.err) == (0, True)
+    assert snapshot(cli) == before and not trace.exists()
+
+
+def test_changed_ports_are_changed_in_place_and_can_move_between_sandboxes(cli, tmp_path):
+    path = write(tmp_path, PUBLISHED)
+    cli.ok("apply", "-f", path)
+    mac = json.loads(cli.ok("endpoint", "inspect", "front/web"))[0]["mac"]
+    moved = PUBLISHED.replace('publish = ["8080:80/tcp", { port = 53, protocol = "udp" }]',
+                              'publish = { port = 80, host_port = 8081 }').replace(
+        'publish = "127.0.0.1:9090:90"', 'publish = ["8080:90"]')
+    write(tmp_path, moved)
+    assert plan(cli, path) == [
+        ("unpublish", "web -> front", "sandboxes.web.connect[0]"),
+        ("unpublish", "api -> front", "sandboxes.api.connect[0]"),
+        ("publish", "web -> front", "sandboxes.web.connect[0]"),
+        ("publish", "api -> front", "sandboxes.api.connect[0]")]
+    cli.ok("apply", "-f", path)
+    assert _ports(cli, "front/web") == ["80/tcp -> 0.0.0.0:8081"]
+    assert _ports(cli, "front/api") == ["90/tcp -> 0.0.0.0:8080"]
+    assert json.loads(cli.ok("endpoint", "inspect", "front/web"))[0]["mac"] == mac  # same veth
+    assert "tcp dport 8081 dnat" in _dnat(cli) and "127.0.0.1" not in _dnat(cli)
+    write(tmp_path, moved.replace('publish = { port = 80, host_port = 8081 }', 'ip = "10.10.0.2"'))
+    assert plan(cli, path) == [("unpublish", "web -> front", "sandboxes.web.connect[0]")]
+    cli.ok("apply", "-f", path)
+    assert _ports(cli, "front/web") == [] and "dport 8081" not in _dnat(cli)
+    assert plan(cli, path) == []
+
+
+def test_a_host_port_taken_by_another_endpoint_is_exit_4_and_everything_is_undone(cli, tmp_path):
+    cli.ok("network", "create", "other")
+    cli.ok("sandbox", "create", "x")
+    cli.ok("network", "connect", "other", "x", "-p", "9090:90")
+    before = (cli.state_bytes(), sorted(link.name for link in cli.kernel().links()), _dnat(cli))
+    res = cli("apply", "-f", write(tmp_path, PUBLISHED.replace("127.0.0.1:9090:90", "9090:91")))
+    assert res.code == 4, res.err
+    assert "sandboxes.api.connect[0]" in res.err
+    assert "0.0.0.0:9090/tcp is already published by endpoint 'x' (network 'other')" in res.err
+    kernel = cli.kernel()  # the fake's interface counter moved on; nothing else did
+    assert (cli.state_bytes(), sorted(link.name for link in kernel.links()), _dnat(cli)) == before
+    assert kernel.netns_list() == ["x"]
+
+
+@pytest.mark.parametrize("text, code, where", [
+    ('publish = ["80:80:80:80"]', 2, "sandboxes.web.connect[0].publish[0]: invalid --publish"),
+    ('publish = "70000"', 2, "sandboxes.web.connect[0].publish: invalid port '70000'"),
+    ("publish = [80]", 2, "sandboxes.web.connect[0].publish[0]: expected a -p string"),
+    ("publish = [{ host_port = 80 }]", 2, "sandboxes.web.connect[0].publish[0].port: missing"),
+    ("publish = [{ port = 80, proto = 'tcp' }]", 2, "sandboxes.web.connect[0].publish[0].proto: unknown key"),
+    ("publish = [{ port = 80, protocol = 'icmp' }]", 2,
+     "sandboxes.web.connect[0].publish[0]: invalid protocol"),
+    ("publish = [{ port = true }]", 2, "sandboxes.web.connect[0].publish[0].port: expected string"),
+    ('publish = ["8080:80", "8080:81"]', 4,
+     "sandboxes.web.connect[0].publish: port 0.0.0.0:8080/tcp is already published by this command"),
+])
+def test_a_bad_publish_is_refused_naming_the_key_before_anything_changes(cli, tmp_path, text, code, where):
+    res = cli("apply", "-f", write(tmp_path, f"[networks.n]\n[sandboxes.web]\n"
+                                             f"connect = [{{ network = 'n', {text} }}]\n"))
+    assert res.code == code, res.err
+    assert where in res.err and res.err.count("\n") == 1
+    assert snapshot(cli) == (b"", b"")
+
+
+def test_the_same_host_port_in_two_connections_or_on_an_internal_network_is_refused(cli, tmp_path):
+    twice = PUBLISHED.replace("127.0.0.1:9090:90", "8080:90")
+    res = cli("apply", "-f", write(tmp_path, twice))
+    assert res.code == 4 and ("sandboxes.api.connect[0].publish: port 0.0.0.0:8080/tcp is already "
+                              "published by sandboxes.web.connect[0]") in res.err
+    internal = PUBLISHED.replace('"10.10.0.0/24"', '"10.10.0.0/24"\ninternal = true')
+    res = cli("apply", "-f", write(tmp_path, internal))
+    assert res.code == 2
+    assert "sandboxes.web.connect[0].publish: network 'front' is an internal network" in res.err
+    assert snapshot(cli) == (b"", b"")

@@ -103,13 +103,11 @@ def _kill_in_save(when: str) -> None:
 
 def _rig(seed: int | None, hook: str | None) -> None:  # pragma: no cover - runs forked
     """In the child, before the CLI runs."""
-    import secrets
-
     import netctl.model
 
     if seed is not None:  # IDs, veth names, ULA prefixes and timestamps become repeatable
         rng = random.Random(seed)
-        secrets.token_bytes = lambda n=32: rng.randbytes(n)
+        random.SystemRandom.randbytes = lambda _self, n: rng.randbytes(n)  # model.token_bytes
         netctl.model.datetime = _FixedClock
     if hook:
         _kill_in_save(hook)

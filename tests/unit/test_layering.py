@@ -130,3 +130,20 @@ def test_a_connect_without_publish_loads_no_firewall_layer(tmp_path):
                           env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
+
+
+def test_the_kernel_imports_rtnetlink_not_the_whole_of_pyroute2():
+    """pyroute2/__init__ imports the whole library (163 modules: NDB, IPDB, nl80211...);
+    netlink.py loads the ~100 rtnetlink needs (kernel/pyroute2_core.py), and a later
+    ``from pyroute2 import X`` in the same process still gets the full package."""
+    code = ("import sys, json\nimport netctl.kernel.netlink as nl\n"
+            "core = sorted(m for m in sys.modules if m.startswith('pyroute2'))\n"
+            "from pyroute2 import NDB, IPRoute\nimport pyroute2\n"
+            "full = sorted(m for m in sys.modules if m.startswith('pyroute2'))\n"
+            "print(json.dumps([core, full, IPRoute is nl.IPRoute, NDB.__name__]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PKG.parent).stdout
+    core, full, same, ndb = json.loads(out)
+    assert "pyroute2.iproute.linux" in core and "pyroute2.ndb.main" not in core
+    assert len(core) < 0.7 * len(full) and "pyroute2.ndb.main" in full
+    assert same and ndb == "NDB"
