@@ -87,7 +87,12 @@ def plan(state: State, net: Network, req: EndpointRequest) -> Endpoint:
             raise InvalidInput(f"network {net.name!r} (driver {net.driver}) gives endpoints no interface")
         return ep
     ep.ipv4 = _address(state, net, 4, req.ip)
-    ep.mac = _mac(state, net, req.mac, ep.ipv4)
+    if net.driver == "ipvlan":  # every ipvlan link has its parent's MAC
+        if req.mac:
+            raise InvalidInput(f"network {net.name!r} (driver ipvlan): its links have the "
+                               "parent's MAC; drop --mac")
+    else:
+        ep.mac = _mac(state, net, req.mac, ep.ipv4)
     v6 = net.subnet_for(6)
     if net.ipv6 and v6 and not req.ip6 and validate.option_bool(net, "ipv6_from_mac", False):
         subnet = ip_network(v6.subnet)
@@ -200,14 +205,18 @@ def delete(ctx: Context, state: State, ep: Endpoint, tx: Transaction, force: boo
     pair with it (the kernel batches that; a veth deleted on its own costs an RCU grace
     period, ~30 ms), so the pair is only checked for, after every namespace is gone."""
     plumbed = reaped and bool(ep.ifname)
+    joined_as = None  # (netns, ifname) of a link that has no host end to delete it by
     if ep.sandbox:
         sb = state.sandbox_by_id(ep.sandbox)
         if not force:
             raise Conflict(f"endpoint {ep.name!r} is joined to sandbox {sb.name!r} (use -f to leave first)")
+        joined_as = (sb.name, ep.ifname) if inside and ep.ifname else None
         _leave(ctx, state, ep, sb, tx, bring_back=False, inside=inside, reaped=reaped)
     net = state.network_by_id(ep.network)
     driver = get_driver(net.driver, ctx)
-    if plumbed and hasattr(driver, "reap_endpoint"):
+    if joined_as and not plumbed and hasattr(driver, "delete_inside"):  # macvlan, ipvlan
+        tx.on_commit("link-delete", lambda: driver.delete_inside(net, ep, *joined_as))
+    elif plumbed and hasattr(driver, "reap_endpoint"):
         tx.on_commit("veth-delete", lambda: driver.reap_endpoint(net, ep), last=True)
     else:
         tx.on_commit("veth-delete", lambda: driver.delete_endpoint(net, ep))  # cannot be undone
