@@ -100,9 +100,11 @@ def test_macvlan_bridge_sandboxes_talk_tcp_by_name(cli, kern):
         assert (link.kind, link.mac, link.up) == ("macvlan", ep["mac"], True)
         assert ep["ipv4"] in link.addresses and ep["ipv4"].startswith("192.168.70.6")
         assert ep.get("host_ifname") is None  # no host end: nothing in the host but the parent
-        assert [(r.gateway, r.dev) for r in kern.routes(sb) if r.dst == "default"] == [("192.168.70.1", "eth0")]
+        default = [(r.gateway, r.dev) for r in kern.routes(sb) if r.dst == "default"]
+        assert default == [("192.168.70.1", "eth0")]
     assert {x.name for x in kern.links()} == {"lo", PARENT, OTHER}
-    assert "192.168.70.65\tb" in open("/etc/netns/a/hosts").read()
+    with open("/etc/netns/a/hosts") as hosts:
+        assert "192.168.70.65\tb" in hosts.read()
     assert exchange(cli, "b", "a", "b") == "hello <- " + a["ipv4"].split("/")[0]
     assert cli("check")[0] == 0
 
@@ -132,7 +134,8 @@ def test_parked_endpoint_joins_and_leaves(cli, kern):
 
 
 REFUSED = [
-    (2, ["-d", "macvlan", "-o", f"parent={PARENT}", "-o", "macvlan_mode=bogus", "--subnet", "192.168.71.0/24"]),
+    (2, ["-d", "macvlan", "-o", f"parent={PARENT}", "-o", "macvlan_mode=bogus", "--subnet",
+         "192.168.71.0/24"]),
     (2, ["-d", "ipvlan", "-o", f"parent={PARENT}", "-o", "ipvlan_mode=l4", "--subnet", "192.168.71.0/24"]),
     (2, ["-d", "ipvlan", "-o", f"parent={PARENT}", "-o", "ipvlan_flag=none", "--subnet", "192.168.71.0/24"]),
     (2, ["-d", "macvlan", "-o", f"parent={PARENT}"]),  # no --subnet
@@ -192,7 +195,8 @@ def test_vlan_parent_created_shared_and_removed_with_the_last_network(cli, kern,
     assert wait_until(lambda: kern.link_get(vlan) is None, timeout=2)
     kern.vlan_create(vlan, parent=OTHER, vid=10, alias="the machine's")  # one that existed stays
     try:
-        cli.ok("network", "create", "v3", "-d", "macvlan", "-o", f"parent={vlan}", "--subnet", "192.168.73.0/24")
+        cli.ok("network", "create", "v3", "-d", "macvlan", "-o", f"parent={vlan}",
+               "--subnet", "192.168.73.0/24")
         assert not kern.link_get(vlan).up  # not netctl's: not brought up either
         cli.ok("network", "rm", "v3")
         assert kern.link_get(vlan) is not None
