@@ -87,7 +87,8 @@ def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal,
     --subnet is required (the parent's network: no pool can guess it; --ipv6 needs an
     IPv6 --subnet too), --gateway is the router there (default: the first address).
     Each endpoint is a macvlan (ipvlan) link of the parent with the sandbox's MAC and
-    addresses (an ipvlan link has the parent's MAC), created inside the sandbox.  ipvlan
+    addresses (an ipvlan or passthru link has the parent's MAC, and a passthru network
+    takes one endpoint), created inside the sandbox.  ipvlan
     l3/l3s networks have no gateway: the default route goes through the device.
     parent=IFACE.VID that does not exist is created as that 802.1q VLAN of IFACE, brought
     up, and removed with the last network using it; a parent that existed is never

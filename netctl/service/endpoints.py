@@ -75,6 +75,19 @@ def _mac(state: State, net: Network, wanted: str | None, ipv4: str | None) -> st
     return mac
 
 
+def _parents_mac(net: Network) -> bool:
+    """An ipvlan link, and a passthru macvlan, have the parent's MAC, whatever is asked."""
+    return net.driver == "ipvlan" or net.options.get("macvlan_mode") == "passthru"
+
+
+def _sublink_rules(state: State, net: Network, req: EndpointRequest) -> None:
+    if _parents_mac(net) and req.mac:
+        raise InvalidInput(f"network {net.name!r}: its links have the parent's MAC; drop --mac")
+    if net.options.get("macvlan_mode") == "passthru" and state.endpoints_of(net):
+        raise Conflict(f"network {net.name!r} is macvlan passthru: it takes one endpoint, and has "
+                       f"{state.endpoints_of(net)[0].name!r}")
+
+
 def plan(state: State, net: Network, req: EndpointRequest) -> Endpoint:
     """A new endpoint with its addresses and MAC decided (pure IPAM over the state)."""
     if lookup.endpoint_in(state, net, req.name) is not None:
@@ -86,12 +99,9 @@ def plan(state: State, net: Network, req: EndpointRequest) -> Endpoint:
         if req.ip or req.ip6 or req.mac or req.link_local:
             raise InvalidInput(f"network {net.name!r} (driver {net.driver}) gives endpoints no interface")
         return ep
+    _sublink_rules(state, net, req)
     ep.ipv4 = _address(state, net, 4, req.ip)
-    if net.driver == "ipvlan":  # every ipvlan link has its parent's MAC
-        if req.mac:
-            raise InvalidInput(f"network {net.name!r} (driver ipvlan): its links have the "
-                               "parent's MAC; drop --mac")
-    else:
+    if not _parents_mac(net):
         ep.mac = _mac(state, net, req.mac, ep.ipv4)
     v6 = net.subnet_for(6)
     if net.ipv6 and v6 and not req.ip6 and validate.option_bool(net, "ipv6_from_mac", False):

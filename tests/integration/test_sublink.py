@@ -119,6 +119,60 @@ def test_check_repair_restore_a_macvlan_endpoint(cli, kern):
     assert cli("check")[0] == 0
 
 
+def test_restore_after_a_reboot_makes_the_endpoints_again(cli, kern):
+    """A reboot takes the namespaces (and the macvlan links in them) with it."""
+    for name in ("a", "b"):
+        kern.netns_delete(name)
+    code, out, err = cli("restore")
+    assert code == 0, err
+    for ep in inspect(cli, "lan/a", "lan/b"):
+        link = kern.link_get("eth0", netns=ep["name"])
+        assert link.kind == "macvlan" and link.mac == ep["mac"] and ep["ipv4"] in link.addresses
+    assert cli("check")[0] == 0
+
+
+def test_a_bridge_network_beside_it_keeps_its_firewall_and_the_macvlan_gets_none(cli, kern):
+    cli.ok("network", "create", "br", "--subnet", "10.97.0.0/24")
+    try:
+        assert cli("check")[0] == 0  # the firewall's tables match the state
+        listing = subprocess.run(["nft", "list", "table", "inet", "netctl"], capture_output=True,
+                                 text=True).stdout
+        assert "10.97.0.0/24" in listing and "192.168.70." not in listing and PARENT not in listing
+    finally:
+        cli.ok("network", "rm", "br")
+
+
+def test_a_kill_before_the_mark_leaves_a_link_check_repair_removes(cli, kern):
+    cli.ok("sandbox", "create", "k")
+    code, _, _ = cli("network", "connect", "lan", "k", env={"NETCTL_FAULT": "macvlan-mark:kill"})
+    assert code != 0 and kern.link_get("eth0", netns="k").kind == "macvlan"
+    code, out, _ = cli("check")
+    assert code == 9 and "link eth0 in sandbox k: left over" in out
+    cli.ok("check", "--repair")
+    assert kern.link_get("eth0", netns="k") is None
+    cli.ok("network", "connect", "lan", "k")
+    cli.ok("network", "disconnect", "lan", "k")  # the link has no host end: deleted inside
+    assert kern.link_get("eth0", netns="k") is None
+    cli.ok("sandbox", "rm", "k")
+
+
+def test_passthru_takes_the_parent_for_one_endpoint_with_its_mac(cli, kern):
+    cli.ok("network", "create", "pt", "-d", "macvlan", "-o", f"parent={OTHER}", "-o", "macvlan_mode=passthru",
+           "--subnet", "192.168.78.0/24")
+    cli.ok("sandbox", "create", "p1")
+    cli.ok("sandbox", "create", "p2")
+    try:
+        cli.ok("network", "connect", "pt", "p1")
+        assert kern.link_get("eth0", netns="p1").mac == kern.link_get(OTHER).mac
+        assert inspect(cli, "pt/p1")[0].get("mac") is None
+        code, _, err = cli("network", "connect", "pt", "p2")
+        assert code == 4 and "takes one endpoint" in err
+        assert cli("check")[0] == 0
+    finally:
+        cli.ok("sandbox", "rm", "-f", "p1", "p2")
+        cli.ok("network", "rm", "pt")
+
+
 def test_parked_endpoint_joins_and_leaves(cli, kern):
     cli.ok("endpoint", "create", "lan", "parked")
     parked = inspect(cli, "lan/parked")[0]["sandbox_ifname"]

@@ -156,3 +156,17 @@ def test_a_missing_parent_is_not_found_and_a_failed_create_takes_the_vlan_back()
         driver.create_network(net("a", parent="eth0.10"), tx)
         raise RuntimeError("a later step failed")
     assert set(k.host) == {"eth0"}
+
+
+def test_the_ipvlan_mode_and_flag_reach_the_request():
+    """This kernel may have no ipvlan to send it to: pin the attributes pyroute2 encodes
+    (it knows IFLA_IPVLAN_MODE but not IFLA_IPVLAN_FLAGS until netlink.py adds it)."""
+    from pyroute2.iproute.linux import get_arguments_processor
+
+    from netctl.kernel.netlink import IPVLAN_FLAGS, IPVLAN_MODES, _ipvlan_flags_attribute
+
+    _ipvlan_flags_attribute()
+    spec = {"ifname": "eth0", "kind": "ipvlan", "link": 2, "ipvlan_mode": IPVLAN_MODES["l3s"],
+            "ipvlan_flags": IPVLAN_FLAGS["vepa"]}
+    info = dict(get_arguments_processor("link", "add", spec))["IFLA_LINKINFO"]["attrs"]
+    assert ("IFLA_INFO_DATA", {"attrs": [("IFLA_IPVLAN_MODE", 2), ("IFLA_IPVLAN_FLAGS", 2)]}) in info
