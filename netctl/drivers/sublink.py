@@ -112,7 +112,8 @@ class SublinkDriver(BridgeDriver):
         self.delete_endpoint(net, ep)
 
     def reap_endpoint(self, net: Network, ep: Endpoint) -> None:
-        """The sandbox's namespace is deleted: its link goes with it, there is nothing to wait for."""
+        """Not used for a joined endpoint (service/endpoints.py deletes its link before the
+        namespace goes: see ``delete_inside``); a parked one is deleted as usual."""
         self.delete_endpoint(net, ep)
 
 

@@ -224,7 +224,9 @@ def delete(ctx: Context, state: State, ep: Endpoint, tx: Transaction, force: boo
         _leave(ctx, state, ep, sb, tx, bring_back=False, inside=inside, reaped=reaped)
     net = state.network_by_id(ep.network)
     driver = get_driver(net.driver, ctx)
-    if joined_as and not plumbed and hasattr(driver, "delete_inside"):  # macvlan, ipvlan
+    if joined_as and hasattr(driver, "delete_inside"):  # macvlan, ipvlan: even when the
+        # namespace goes too, as the kernel frees a link of a deleted namespace only later
+        # (15-50 ms), and until then its MAC (or a passthru parent) is not free for the next
         tx.on_commit("link-delete", lambda: driver.delete_inside(net, ep, *joined_as))
     elif plumbed and hasattr(driver, "reap_endpoint"):
         tx.on_commit("veth-delete", lambda: driver.reap_endpoint(net, ep), last=True)

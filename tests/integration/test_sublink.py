@@ -168,9 +168,30 @@ def test_passthru_takes_the_parent_for_one_endpoint_with_its_mac(cli, kern):
         code, _, err = cli("network", "connect", "pt", "p2")
         assert code == 4 and "takes one endpoint" in err
         assert cli("check")[0] == 0
+        # the kernel frees a link of a deleted namespace only later (15-50 ms): sandbox rm
+        # deletes it first, so the parent is free for the next sandbox at once
+        cli.ok("sandbox", "rm", "p1")
+        cli.ok("network", "connect", "pt", "p2")
     finally:
         cli.ok("sandbox", "rm", "-f", "p1", "p2")
         cli.ok("network", "rm", "pt")
+
+
+def test_a_parent_that_is_down_stays_down(cli, kern):
+    """Not netctl's: neither network create, nor connect, nor check --repair brings it up."""
+    kern.link_set_up(OTHER, False)
+    try:
+        cli.ok("network", "create", "dn", "-d", "macvlan", "-o", f"parent={OTHER}",
+               "--subnet", "192.168.79.0/24")
+        cli.ok("sandbox", "create", "d1")
+        cli.ok("network", "connect", "dn", "d1")
+        assert cli("check")[0] == 0
+        cli.ok("check", "--repair")
+        assert not kern.link_get(OTHER).up
+        cli.ok("sandbox", "rm", "-f", "d1")
+        cli.ok("network", "rm", "dn")
+    finally:
+        kern.link_set_up(OTHER)
 
 
 def test_parked_endpoint_joins_and_leaves(cli, kern):
