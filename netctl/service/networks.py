@@ -101,27 +101,31 @@ def _check_bridge(state: State, net: Network) -> None:
             raise Conflict(f"bridge {net.bridge} is already used by network {other.name!r}")
 
 
-def _plan_sublink(ctx: Context, state: State, net: Network, req: NetworkRequest, cfg: Config) -> None:
+def _refuse_sublink(driver_name: str, req: NetworkRequest, options: dict[str, str]) -> None:
     """macvlan/ipvlan: the sandboxes sit on the parent's own network, whose subnet no default
-    pool can guess, so ``--subnet`` is required (one IPv4; with ``--ipv6`` one IPv6 too); the
-    parent's connected route is that subnet, so it does not block it.  ipvlan l3/l3s has no
-    gateway: the host routes, and the default route goes through the device."""
-    if not net.options.get("parent"):
-        raise InvalidInput(f"the {net.driver} driver needs -o parent=IFACE (the interface whose "
+    pool can guess, so ``--subnet`` is required (one IPv4; with ``--ipv6`` one IPv6 too).
+    ipvlan l3/l3s has no gateway: the host routes, the default route goes through the device."""
+    if not options.get("parent"):
+        raise InvalidInput(f"the {driver_name} driver needs -o parent=IFACE (the interface whose "
                            "network the sandboxes join); for sandboxes that only talk to each "
                            "other, use a bridge network with --internal")
     given = [ip_network(s, strict=False).version for s in req.subnets if _is_cidr(s)]
     if 4 not in given or (req.ipv6 and 6 not in given):
         want = "an IPv4 --subnet" + (" and an IPv6 one" if req.ipv6 else "")
-        raise InvalidInput(f"the {net.driver} driver needs {want}: the parent's network, which "
+        raise InvalidInput(f"the {driver_name} driver needs {want}: the parent's network, which "
                            "netctl cannot pick from a pool")
     if req.internal:
-        raise InvalidInput(f"the {net.driver} driver has no --internal: its sandboxes are on the "
+        raise InvalidInput(f"the {driver_name} driver has no --internal: its sandboxes are on the "
                            "parent's network; use a bridge network with --internal")
-    l3 = net.driver == "ipvlan" and net.options.get("ipvlan_mode") in ("l3", "l3s")
-    if l3 and req.gateways:
+    if driver_name == "ipvlan" and options.get("ipvlan_mode") in ("l3", "l3s") and req.gateways:
         raise InvalidInput("ipvlan l3/l3s networks have no gateway: drop --gateway "
                            "(the default route goes through the device)")
+
+
+def _plan_sublink(ctx: Context, state: State, net: Network, req: NetworkRequest, cfg: Config) -> None:
+    """The parent's sharing rules and the addresses; the parent's connected route is the
+    network's own subnet, so it does not block it (``_plan_ipam``)."""
+    l3 = net.driver == "ipvlan" and net.options.get("ipvlan_mode") in ("l3", "l3s")
     _check_parent(state, net)
     net.parent_created = any(o.parent_created for o in _sharing(state, net))
     _plan_ipam(ctx, state, net, req, cfg)
@@ -188,6 +192,8 @@ def create(ctx: Context, req: NetworkRequest, ignore: bool = False,
         _refuse_ipam(driver_name, req, options)
     else:
         validate.driver_options(driver_name, options)
+    if driver_name in validate.SUBLINK_DRIVERS:
+        _refuse_sublink(driver_name, req, options)
     with ctx.mutation() as (state, tx):
         existing = next((n for n in state.networks if n.name == name), None)
         if existing is not None:

@@ -170,3 +170,20 @@ def test_the_ipvlan_mode_and_flag_reach_the_request():
             "ipvlan_flags": IPVLAN_FLAGS["vepa"]}
     info = dict(get_arguments_processor("link", "add", spec))["IFLA_LINKINFO"]["attrs"]
     assert ("IFLA_INFO_DATA", {"attrs": [("IFLA_IPVLAN_MODE", 2), ("IFLA_IPVLAN_FLAGS", 2)]}) in info
+
+
+@pytest.mark.parametrize(("driver", "subnets", "extra", "why"), [
+    ("macvlan", ["192.168.1.0/24"], {}, "needs -o parent"),
+    ("macvlan", [], {"parent": "eth0"}, "needs an IPv4 --subnet"),
+    ("macvlan", ["fd00::/64"], {"parent": "eth0"}, "needs an IPv4 --subnet"),
+    ("ipvlan", ["192.168.1.0/24"], {"parent": "eth0", "ipv6": True}, "and an IPv6 one"),
+    ("ipvlan", ["192.168.1.0/24"], {"parent": "eth0", "internal": True}, "no --internal"),
+    ("ipvlan", ["192.168.1.0/24"], {"parent": "eth0", "ipvlan_mode": "l3s", "gateways": ["192.168.1.1"]},
+     "no gateway"),
+])
+def test_sublink_requests_are_refused_before_the_lock(driver, subnets, extra, why):
+    options = {k: v for k, v in extra.items() if k in ("parent", "ipvlan_mode")}
+    flags = {k: v for k, v in extra.items() if k not in options}
+    req = networks.NetworkRequest(name="x", driver=driver, subnets=subnets, **flags)
+    with pytest.raises(InvalidInput, match=why):
+        networks._refuse_sublink(driver, req, options)
