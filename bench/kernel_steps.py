@@ -65,6 +65,34 @@ def import_cost() -> float:
     return statistics.median(runs) * 1000
 
 
+def macvlan_rows(k, n: int, drop) -> list[tuple[str, float]]:
+    """The macvlan driver's endpoint (issue 11): born in the sandbox against made in the host
+    and moved in (what a kernel without IFLA_NET_NS_FD on RTM_NEWLINK would need), on a
+    veth standing in for the physical parent; and the link-type probe of network create."""
+    k.veth_create("bench-up0", "bench-up1", alias="bench")
+    k.link_set_up("bench-up0")
+
+    def born(i: int) -> None:
+        k.sublink_create("macvlan", "eth0", parent="bench-up0", alias="netctl:mv", mode="bridge",
+                         mac=f"02:42:0a:64:{i // 256:02x}:{i % 256:02x}", netns=f"v{i}")
+
+    def moved(i: int) -> None:
+        k.sublink_create("macvlan", f"mvl-w{i}", parent="bench-up0", alias="netctl:mv", mode="bridge",
+                         mac=f"02:42:0a:65:{i // 256:02x}:{i % 256:02x}")
+        k.link_move(f"mvl-w{i}", src=None, dst=f"w{i}", new_name="eth0")
+
+    rows = [
+        ("macvlan born in netns (sublink_create, marked)",
+         timed(n, born, before=lambda i: k.netns_create(f"v{i}"), after=drop("v"))),
+        ("  macvlan made in the host, then link_move with rename",
+         timed(n, moved, before=lambda i: k.netns_create(f"w{i}"), after=drop("w"))),
+        ("link_kinds probe (4 link types, throwaway netns)",
+         timed(n, lambda i: k.link_kinds(("macvlan", "ipvlan", "vlan", "dummy")))),
+    ]
+    k.link_delete("bench-up0")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=40, help="samples per step")
@@ -184,6 +212,7 @@ def main() -> None:
     rows.append(
         ("  same with a fresh NetlinkKernel per attach (CLI-like)", timed(n, attach_fresh, after=drop("t")))
     )
+    rows += macvlan_rows(k, n, drop)
     k.link_delete("br-bench")
     k.close()
     width = max(len(label) for label, _ in rows)

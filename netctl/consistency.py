@@ -79,6 +79,8 @@ def _network(net) -> None:
     _rule(validate.options, [f"{k}={v}" for k, v in net.options.items()], f"{where}: options")
     if net.bridge is not None:
         _rule(validate.ifname, net.bridge, f"{where}: bridge")
+    if net.driver in validate.SUBLINK_DRIVERS and not net.options.get("parent"):
+        raise Inconsistent(f"{where}: the {net.driver} driver needs option parent")
     for sub in net.subnets:
         _rule(lambda v: ip_network(v, strict=True), sub.subnet, f"{where}: subnet")
         for addr in [sub.gateway, *sub.aux_addresses.values()]:

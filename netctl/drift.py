@@ -129,6 +129,21 @@ def _bridge(net: Network, facts: Facts) -> list[Finding]:
     return out
 
 
+SUBLINK = ("macvlan", "ipvlan")  # endpoints are links of the network's parent, no bridge
+
+
+def _parent(net: Network, facts: Facts) -> list[Finding]:
+    """A macvlan/ipvlan network's parent: there, and up if netctl made it (only then is
+    its state netctl's to keep; a parent of the machine's that is down is its owner's)."""
+    parent, subject = net.options.get("parent", ""), f"network {net.name}"
+    link = facts.host.get(parent)
+    if link is None:
+        return [Finding(BRIDGE, "network", subject, f"parent {parent} missing", net.id)]
+    if net.parent_created and not link.up:
+        return [Finding(BRIDGE, "network", subject, f"parent {parent} down", net.id)]
+    return []
+
+
 def usable(sb: Sandbox, facts: Facts) -> bool:
     """The sandbox's namespace is there and is the one netctl made for it (``lo`` marked
     with its ID): only then is anything inside it checked or repaired."""
@@ -210,12 +225,12 @@ def _parked(ep: Endpoint, facts: Facts) -> list[str]:
 
 def _endpoint(ep: Endpoint, facts: Facts, index: Index) -> list[Finding]:
     net = index.networks.get(ep.network)
-    if net is None or net.driver != "bridge":
+    if net is None or net.driver not in ("bridge", *SUBLINK):
         return []  # null/host endpoints have no interface
     sb = index.sandboxes.get(ep.sandbox) if ep.sandbox else None
     if ep.sandbox and (sb is None or not usable(sb, facts)):
         return []  # the sandbox finding covers it
-    problems = _host_end(ep, net, facts)
+    problems = _host_end(ep, net, facts) if net.driver == "bridge" else []  # macvlan: no host end
     problems += _inside(ep, sb, facts) if sb and ep.ifname else _parked(ep, facts)
     subject = f"endpoint {ep.name} ({net.name})"
     return [Finding(ENDPOINT, "endpoint", subject, p, ep.id) for p in problems]
@@ -298,6 +313,8 @@ def compare(state: State, facts: Facts, wanted_routes: dict[str, list[Route]]) -
     for net in state.networks:
         if net.driver == "bridge":
             out += _bridge(net, facts)
+        elif net.driver in SUBLINK:
+            out += _parent(net, facts)
     for sb in state.sandboxes:
         out += _sandbox(state, sb, facts, index)
     for ep in state.endpoints:

@@ -143,6 +143,9 @@ class Network:
     bridge_adopted: bool = False  # existed before netctl: never deleted
     # adopted bridge: what netctl changed on it ("address CIDR", "ipv6", "up"), undone at rm
     bridge_changes: list[str] = field(default_factory=list)
+    # macvlan/ipvlan: netctl made the 802.1q parent options["parent"]; it goes with the last
+    # network that uses it (drivers/sublink.py), and only such a parent is ever brought up
+    parent_created: bool = False
 
     def subnet_for(self, family: int) -> Subnet | None:
         for sub in self.subnets:

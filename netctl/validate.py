@@ -19,7 +19,17 @@ HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za
 MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$")
 
-BUILTIN_DRIVERS = ("bridge", "null", "host")
+BUILTIN_DRIVERS = ("bridge", "null", "host", "macvlan", "ipvlan")
+SUBLINK_DRIVERS = ("macvlan", "ipvlan")  # endpoints are links of a parent: drivers/sublink.py
+MACVLAN_MODES = ("bridge", "private", "vepa", "passthru")
+IPVLAN_MODES = ("l2", "l3", "l3s")
+IPVLAN_FLAGS = ("bridge", "private", "vepa")
+# the options each driver takes (docker names: macvlan_mode, ipvlan_mode, ipvlan_flag, parent)
+DRIVER_OPTIONS = {
+    "macvlan": ("parent", "macvlan_mode", "mtu", "iface_prefix"),
+    "ipvlan": ("parent", "ipvlan_mode", "ipvlan_flag", "mtu", "iface_prefix"),
+}
+VLAN_PARENT_RE = re.compile(r"^(?P<base>[A-Za-z0-9_-][A-Za-z0-9_.-]*)\.(?P<vid>[0-9]{1,4})$")
 
 # Short option keys and the docker names accepted as aliases for them.
 OPTION_ALIASES = {
@@ -220,11 +230,50 @@ def options(items: tuple[str, ...] | list[str]) -> dict[str, str]:
             val = address(val, "host_ip", version=4)
         elif key in BOOL_OPTIONS:
             val = boolean(val, key)
+        elif key in _CHOICES:
+            val = _choice(key, val)
         else:
-            known = ", ".join(sorted({"mtu", "bridge", "iface_prefix", "host_ip", *BOOL_OPTIONS}))
+            known = ", ".join(sorted({"mtu", "bridge", "iface_prefix", "host_ip", *BOOL_OPTIONS, *_CHOICES}))
             raise InvalidInput(f"unknown option {key!r} (known: {known})")
         out[key] = val
     return out
+
+
+def _parent(value: str) -> str:
+    """An interface name (not ``lo``, which no macvlan can sit on); ``NAME.VID`` names an
+    802.1q sub-interface, so VID must be a VLAN ID (1-4094)."""
+    ifname(value, "parent interface")
+    if value == "lo":
+        raise InvalidInput("invalid parent 'lo': macvlan and ipvlan need an Ethernet interface")
+    vlan = VLAN_PARENT_RE.fullmatch(value)
+    if vlan and not 1 <= int(vlan["vid"]) <= 4094:
+        raise InvalidInput(f"invalid parent {value!r}: VLAN ID {vlan['vid']} is not in 1-4094")
+    return value
+
+
+_CHOICES = {"parent": None, "macvlan_mode": MACVLAN_MODES, "ipvlan_mode": IPVLAN_MODES,
+            "ipvlan_flag": IPVLAN_FLAGS}
+
+
+def _choice(key: str, value: str) -> str:
+    if key == "parent":
+        return _parent(value)
+    if value not in _CHOICES[key]:
+        raise InvalidInput(f"invalid {key} {value!r} (one of: {', '.join(_CHOICES[key])})")
+    return value
+
+
+def driver_options(driver_name: str, opts: dict[str, str]) -> dict[str, str]:
+    """Refuse an option the driver does not take (a macvlan mode on a bridge network, a bridge
+    name on a macvlan one): it would be stored and silently ignored."""
+    allowed = DRIVER_OPTIONS.get(driver_name)
+    if allowed is None:
+        allowed = tuple(k for k in (*OPTION_ALIASES.values(), *BOOL_OPTIONS) if k) + ("mtu",)
+    for key in opts:
+        if key not in allowed:
+            raise InvalidInput(f"option {key!r} does not apply to the {driver_name} driver "
+                               f"(it takes: {', '.join(sorted(set(allowed)))})")
+    return opts
 
 
 def driver(value: str) -> str:

@@ -9,6 +9,7 @@ store (no pyroute2, no rich), so a <TAB> costs about as much as ``netctl --help`
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import click
@@ -93,6 +94,30 @@ def drivers(ctx: click.Context, param: click.Parameter, incomplete: str) -> list
     from ..validate import BUILTIN_DRIVERS
 
     return [_item(d) for d in BUILTIN_DRIVERS if d.startswith(incomplete)]
+
+
+NETWORK_OPTIONS = ("mtu=", "bridge=", "icc=", "masquerade=", "host_ip=", "iface_prefix=", "hairpin=",
+                   "ipv6_from_mac=", "parent=", "macvlan_mode=", "ipvlan_mode=", "ipvlan_flag=")
+
+
+def network_options(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """``-o KEY=``: the option keys; ``-o parent=`` the host's interfaces (read from
+    /sys/class/net, no root), ``-o *_mode=`` / ``ipvlan_flag=`` their values."""
+    from ..validate import IPVLAN_FLAGS, IPVLAN_MODES, MACVLAN_MODES
+
+    key, sep, value = incomplete.partition("=")
+    if not sep:
+        return [_item(k) for k in NETWORK_OPTIONS if k.startswith(incomplete)]
+    if key == "parent":
+        try:
+            values = sorted(os.listdir("/sys/class/net"))
+        except OSError:
+            values = []
+        values = [v for v in values if v != "lo"]
+    else:
+        values = {"macvlan_mode": MACVLAN_MODES, "ipvlan_mode": IPVLAN_MODES,
+                  "ipvlan_flag": IPVLAN_FLAGS}.get(key, ())
+    return [_item(f"{key}={v}") for v in values if v.startswith(value)]
 
 
 def formats(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

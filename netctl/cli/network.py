@@ -44,7 +44,8 @@ def network() -> None:
 @network.command()
 @click.argument("name")
 @click.option("-d", "--driver", default=None, metavar="DRIVER", shell_complete=complete.drivers,
-              help="bridge, null or host  [default: bridge, or default_driver in the config file]")
+              help="bridge, macvlan, ipvlan, null or host  [default: bridge, or default_driver in "
+                   "the config file]")
 @multi("--subnet", "Subnet in CIDR form (one IPv4, one IPv6); loopback, link-local, multicast, "
        "0/8, 240/4 and IPv4-mapped ranges are refused.", "CIDR")
 @multi("--gateway", "Gateway for the matching subnet.", "IP")
@@ -56,8 +57,11 @@ def network() -> None:
                    "each other and the gateway only.")
 @multi("--label", "Metadata k=v.", "KEY=VALUE")
 @click.option("-o", "--opt", "opts", multiple=True, metavar="KEY=VALUE",
-              help="Driver option: mtu, bridge, icc, masquerade, host_ip, iface_prefix, hairpin, "
-                   "ipv6_from_mac (docker's com.docker.network.* names work too).")
+              shell_complete=complete.network_options,
+              help="Driver option: bridge: mtu, bridge, icc, masquerade, host_ip, iface_prefix, "
+                   "hairpin, ipv6_from_mac (docker's com.docker.network.* names work too); "
+                   "macvlan: parent, macvlan_mode, mtu, iface_prefix; ipvlan: parent, ipvlan_mode, "
+                   "ipvlan_flag, mtu, iface_prefix.")
 @click.option("--ignore", is_flag=True, help="Succeed without change if the network exists.")
 def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal, label, opts, ignore):
     """Create network NAME and print its name.
@@ -75,6 +79,31 @@ def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal,
     non-internal network turns on net.ipv4.ip_forward (and IPv6 forwarding for an IPv6
     network) if it is off; netctl never turns either off.  Without nft such a network is
     refused (exit 1).
+
+    \b
+    macvlan and ipvlan networks put sandboxes straight on the network of a host interface:
+      -d macvlan -o parent=IFACE [-o macvlan_mode=bridge|private|vepa|passthru]
+      -d ipvlan  -o parent=IFACE [-o ipvlan_mode=l2|l3|l3s] [-o ipvlan_flag=bridge|private|vepa]
+    --subnet is required (the parent's network: no pool can guess it; --ipv6 needs an
+    IPv6 --subnet too), --gateway is the router there (default: the first address).
+    Each endpoint is a macvlan (ipvlan) link of the parent with the sandbox's MAC and
+    addresses (an ipvlan or passthru link has the parent's MAC, and a passthru network
+    takes one endpoint), created inside the sandbox.  ipvlan
+    l3/l3s networks have no gateway: the default route goes through the device.
+    parent=IFACE.VID that does not exist is created as that 802.1q VLAN of IFACE, brought
+    up, and removed with the last network using it; a parent that existed is never
+    changed (not even brought up when down).  Refused: no parent (exit 2; docker would use
+    a dummy link: use a bridge network with --internal instead), a parent that does not
+    exist (exit 3), a parent shared in incompatible modes (exit 4: macvlan with ipvlan,
+    passthru with anything, two ipvlan modes or flags), a kernel without the link type
+    (exit 1; 'netctl status' lists the link types it has), --internal.  No firewall rules
+    are made: the traffic goes out through the parent, not through a netctl bridge.
+    Limitation: the host cannot reach its own macvlan/ipvlan sandboxes through the parent
+    (the kernel does not hand frames between a parent and its macvlans).  The usual
+    remedy is a macvlan "shim" on the host in bridge mode, e.g.
+      ip link add mv-shim link eth0 type macvlan mode bridge
+      ip addr add 192.168.1.250/32 dev mv-shim && ip link set mv-shim up
+      ip route add 192.168.1.192/27 dev mv-shim   (the sandboxes' --ip-range)
     """
     from ..service.networks import NetworkRequest
     from ..service.networks import create as create_network

@@ -49,8 +49,10 @@ def _config_line(c: dict[str, Any]) -> str:
 
 
 def _kernel_line(k: dict[str, Any]) -> str:
+    kinds = ", ".join(f"{kind} {how}" for kind, how in k.get("link_types", {}).items())
     return (f"{k['release']}: namespaces {_yes(k['namespaces'])}, bridge {k['bridge']}, "
-            f"veth {k['veth']}, nf_tables {k['nf_tables']}, nft {k['nft'] or 'not on PATH'}")
+            f"veth {k['veth']}, nf_tables {k['nf_tables']}, nft {k['nft'] or 'not on PATH'}; "
+            f"link types: {kinds}")
 
 
 def _caller_line(c: dict[str, Any]) -> str:
@@ -81,7 +83,8 @@ def status(fmt: str) -> None:
     What to look at first when something is wrong: the state file (path, size, object
     counts, or why it cannot be read), who holds the state lock, which config file is in
     use and whether it is valid, what the kernel offers (network namespaces, bridge, veth,
-    nf_tables, nft), the caller's rights (root, CAP_NET_ADMIN, CAP_SYS_ADMIN), and the
+    nf_tables, nft, and the link types macvlan, ipvlan, vlan (802.1q) and dummy: loaded,
+    built-in, module, missing or unknown), the caller's rights (root, CAP_NET_ADMIN, CAP_SYS_ADMIN), and the
     firewall: on or off (firewall = false in netctl.toml), the nft version, whether netctl's
     nftables tables match the state (needs root to read), and which forwarding sysctls
     (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding) netctl turned on; it never turns

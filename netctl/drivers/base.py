@@ -57,6 +57,10 @@ def get_driver(name: str, source: KernelSource) -> Driver:
         from .bridge import BridgeDriver
 
         return BridgeDriver(source)
+    if name in ("macvlan", "ipvlan"):
+        from .sublink import IpvlanDriver, MacvlanDriver
+
+        return (MacvlanDriver if name == "macvlan" else IpvlanDriver)(source)
     from .special import HostDriver, NullDriver
 
     return {"null": NullDriver, "host": HostDriver}[name]()

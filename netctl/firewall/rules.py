@@ -29,7 +29,9 @@ TABLE = "netctl"
 
 
 def firewalled(net: Network) -> bool:
-    """Whether a network has rules at all: bridge networks do, null/host have no traffic."""
+    """Whether a network has rules at all: bridge networks do, null/host have no traffic, and
+    macvlan/ipvlan traffic leaves through the parent, never through a netctl bridge, so
+    netctl neither NATs nor isolates it (the network the parent is on does)."""
     return net.driver == "bridge" and bool(net.bridge)
 
 

@@ -150,6 +150,32 @@ class Kernel(Protocol):
         it is), ``peer`` born directly in ``peer_netns`` with ``peer_mac`` (no move needed).
         Both ends carry ``alias`` and ``mtu``."""
 
+    def sublink_create(
+        self,
+        kind: str,
+        name: str,
+        *,
+        parent: str,
+        alias: str,
+        mode: str,
+        flag: str | None = None,
+        mac: str | None = None,
+        mtu: int | None = None,
+        netns: str | None = None,
+    ) -> None:
+        """Create a ``macvlan`` (``mode``: bridge, private, vepa, passthru) or ``ipvlan``
+        (``mode``: l2, l3, l3s; ``flag``: bridge, private, vepa) link on the host link
+        ``parent``, born in ``netns`` when given (no move), left down and carrying ``alias``.
+        A kernel without that link type raises EOPNOTSUPP."""
+
+    def vlan_create(self, name: str, *, parent: str, vid: int, alias: str) -> None:
+        """Create the 802.1q sub-interface ``name`` (VLAN ``vid``) of the host link
+        ``parent``, left down, carrying ``alias``; EOPNOTSUPP without 802.1q support."""
+
+    def link_kinds(self, kinds: tuple[str, ...]) -> set[str]:
+        """Which of ``kinds`` (link types: macvlan, ipvlan, vlan, dummy, ...) this kernel
+        can create: each is tried in a throwaway namespace, so nothing is left behind."""
+
     def link_delete(self, name: str, netns: str | None = None) -> None: ...
 
     def link_set_alias(self, name: str, alias: str, netns: str | None = None) -> None:

@@ -79,6 +79,19 @@ def _no_ra(bridge: str) -> None:
         ns.write_sysctl(f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra", "0")
 
 
+IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
+IPVLAN_FLAGS = {"bridge": 0, "private": 1, "vepa": 2}
+
+
+def _ipvlan_flags_attribute() -> None:
+    """pyroute2 (0.9) knows IFLA_IPVLAN_MODE but not IFLA_IPVLAN_FLAGS (2, a u16 since
+    Linux 4.15): add it to its ipvlan attribute table once, so the flag can be sent."""
+    from pyroute2.netlink.rtnl.ifinfmsg.plugins import ipvlan
+
+    if not any(entry[0] == "IFLA_IPVLAN_FLAGS" for entry in ipvlan.ipvlan.nla_map):
+        ipvlan.ipvlan.nla_map = (*ipvlan.ipvlan.nla_map, ("IFLA_IPVLAN_FLAGS", "uint16"))
+
+
 MAX_NETNS_SOCKETS = 32  # cached per-namespace sockets (see NetlinkKernel._keep)
 
 
@@ -314,7 +327,77 @@ class NetlinkKernel:
             lambda: peer_ipr.link("set", ifname=peer, ifalias=alias),
         )
 
-    def _finish(self, name: str, what: str, point: str, *steps: Callable[[], object]) -> None:
+    def sublink_create(
+        self,
+        kind: str,
+        name: str,
+        *,
+        parent: str,
+        alias: str,
+        mode: str,
+        flag: str | None = None,
+        mac: str | None = None,
+        mtu: int | None = None,
+        netns: str | None = None,
+    ) -> None:
+        what = f"create {kind} {name} on {parent}"
+        spec: dict = {"ifname": name, "kind": kind, "link": self._index(parent, None, what)}
+        if kind == "macvlan":
+            spec["macvlan_mode"] = mode
+        else:
+            _ipvlan_flags_attribute()
+            spec.update(ipvlan_mode=IPVLAN_MODES[mode], ipvlan_flags=IPVLAN_FLAGS[flag or "bridge"])
+        spec.update({k: v for k, v in (("address", mac), ("mtu", mtu)) if v})
+        self._add_in(spec, netns, what)
+        target = self._ipr(netns)
+        self._finish(name, what, f"{kind}-mark", lambda: target.link("set", ifname=name, ifalias=alias),
+                     netns=netns)
+
+    def _add_in(self, spec: dict, netns: str | None, what: str) -> None:
+        """RTM_NEWLINK from the host's socket, so IFLA_LINK names a host link, with the new
+        link born in ``netns`` (IFLA_NET_NS_FD): no move, no rename."""
+        fd = ns.open_fd(netns, self._nsfs_dev) if netns else None
+        if fd is not None:
+            spec["net_ns_fd"] = fd
+        try:
+            with _mapped(what):
+                try:
+                    self._ipr(None).link("add", **spec)
+                except NetlinkError as exc:
+                    if exc.code != errno.EOPNOTSUPP:
+                        raise
+                    raise errors.KernelError(f"{what}: this kernel has no {spec['kind']} link type",
+                                             errno.EOPNOTSUPP) from None
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def vlan_create(self, name: str, *, parent: str, vid: int, alias: str) -> None:
+        what = f"create VLAN {name} on {parent}"
+        spec = {"ifname": name, "kind": "vlan", "link": self._index(parent, None, what), "vlan_id": vid}
+        self._add_in(spec, None, what)
+        ipr = self._ipr(None)
+        self._finish(name, what, "vlan-mark", lambda: ipr.link("set", ifname=name, ifalias=alias))
+
+    def link_kinds(self, kinds: tuple[str, ...]) -> set[str]:
+        found: set[str] = set()
+        with ns.scratch(self._home), _mapped("probe link types"):
+            ipr = IPRoute()
+            try:
+                ipr.link("add", ifname="probe0", kind="veth", peer={"ifname": "probe1"})
+                parent = ipr.link_lookup(ifname="probe0")[0]
+                for n, kind in enumerate(kinds):
+                    extra = {"link": parent} if kind in ("macvlan", "ipvlan", "vlan") else {}
+                    extra.update({"vlan_id": 10} if kind == "vlan" else {})
+                    with suppress(NetlinkError):
+                        ipr.link("add", ifname=f"probe{n + 2}", kind=kind, **extra)
+                        found.add(kind)
+            finally:
+                ipr.close()
+        return found
+
+    def _finish(self, name: str, what: str, point: str, *steps: Callable[[], object],
+                netns: str | None = None) -> None:
         """The kernel ignores IFLA_IFALIAS on "add", so marking the owner is a second request;
         if it fails the new link is deleted again, so a failed create changed nothing.  A kill
         in between (``point``, a fault-injection checkpoint) leaves the link unmarked: the
@@ -326,7 +409,7 @@ class NetlinkKernel:
                     step()
             checkpoint(point, "after")
         except BaseException:
-            self.link_delete(name)
+            self.link_delete(name, netns)
             raise
 
     def link_delete(self, name: str, netns: str | None = None) -> None:

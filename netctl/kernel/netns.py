@@ -180,6 +180,18 @@ def _rtattr(buf: bytes, wanted: int) -> str | None:
     return None
 
 
+@contextmanager
+def scratch(home_fd: int) -> Iterator[None]:
+    """Run the block on this thread in a new, empty network namespace that nothing names:
+    the kernel frees it, with whatever was made in it, once the thread leaves and the last
+    socket opened inside it is closed (how link_kinds tries link types)."""
+    unshare(CLONE_NEWNET)
+    try:
+        yield
+    finally:
+        setns(home_fd)
+
+
 def write_sysctl(path: str, value: str) -> None:
     """/proc/sys/net follows the writing thread's namespace, so this works after setns."""
     with open(path, "w") as f:

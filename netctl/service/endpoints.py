@@ -75,6 +75,19 @@ def _mac(state: State, net: Network, wanted: str | None, ipv4: str | None) -> st
     return mac
 
 
+def _parents_mac(net: Network) -> bool:
+    """An ipvlan link, and a passthru macvlan, have the parent's MAC, whatever is asked."""
+    return net.driver == "ipvlan" or net.options.get("macvlan_mode") == "passthru"
+
+
+def _sublink_rules(state: State, net: Network, req: EndpointRequest) -> None:
+    if _parents_mac(net) and req.mac:
+        raise InvalidInput(f"network {net.name!r}: its links have the parent's MAC; drop --mac")
+    if net.options.get("macvlan_mode") == "passthru" and state.endpoints_of(net):
+        raise Conflict(f"network {net.name!r} is macvlan passthru: it takes one endpoint, and has "
+                       f"{state.endpoints_of(net)[0].name!r}")
+
+
 def plan(state: State, net: Network, req: EndpointRequest) -> Endpoint:
     """A new endpoint with its addresses and MAC decided (pure IPAM over the state)."""
     if lookup.endpoint_in(state, net, req.name) is not None:
@@ -86,8 +99,10 @@ def plan(state: State, net: Network, req: EndpointRequest) -> Endpoint:
         if req.ip or req.ip6 or req.mac or req.link_local:
             raise InvalidInput(f"network {net.name!r} (driver {net.driver}) gives endpoints no interface")
         return ep
+    _sublink_rules(state, net, req)
     ep.ipv4 = _address(state, net, 4, req.ip)
-    ep.mac = _mac(state, net, req.mac, ep.ipv4)
+    if not _parents_mac(net):
+        ep.mac = _mac(state, net, req.mac, ep.ipv4)
     v6 = net.subnet_for(6)
     if net.ipv6 and v6 and not req.ip6 and validate.option_bool(net, "ipv6_from_mac", False):
         subnet = ip_network(v6.subnet)
@@ -211,14 +226,20 @@ def delete(ctx: Context, state: State, ep: Endpoint, tx: Transaction, force: boo
     pair with it (the kernel batches that; a veth deleted on its own costs an RCU grace
     period, ~30 ms), so the pair is only checked for, after every namespace is gone."""
     plumbed = reaped and bool(ep.ifname)
+    joined_as = None  # (netns, ifname) of a link that has no host end to delete it by
     if ep.sandbox:
         sb = state.sandbox_by_id(ep.sandbox)
         if not force:
             raise Conflict(f"endpoint {ep.name!r} is joined to sandbox {sb.name!r} (use -f to leave first)")
+        joined_as = (sb.name, ep.ifname) if inside and ep.ifname else None
         _leave(ctx, state, ep, sb, tx, bring_back=False, inside=inside, reaped=reaped)
     net = state.network_by_id(ep.network)
     driver = get_driver(net.driver, ctx)
-    if plumbed and hasattr(driver, "reap_endpoint"):
+    if joined_as and hasattr(driver, "delete_inside"):  # macvlan, ipvlan: even when the
+        # namespace goes too, as the kernel frees a link of a deleted namespace only later
+        # (15-50 ms), and until then its MAC (or a passthru parent) is not free for the next
+        tx.on_commit("link-delete", lambda: driver.delete_inside(net, ep, *joined_as))
+    elif plumbed and hasattr(driver, "reap_endpoint"):
         tx.on_commit("veth-delete", lambda: driver.reap_endpoint(net, ep), last=True)
     else:
         tx.on_commit("veth-delete", lambda: driver.delete_endpoint(net, ep))  # cannot be undone

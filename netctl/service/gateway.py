@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from ..drift import wants_lo_ipv6
 from ..kernel.base import Kernel, Route
-from ..model import Endpoint, Sandbox, State
+from ..model import Endpoint, Network, Sandbox, State
 from ..txn import Transaction
+
+PLUMBED = ("bridge", "macvlan", "ipvlan")  # drivers whose endpoints are interfaces
 
 
 def ranked(state: State, sb: Sandbox) -> list[Endpoint]:
@@ -25,12 +27,19 @@ def ranked(state: State, sb: Sandbox) -> list[Endpoint]:
     return sorted(state.endpoints_in(sb), key=key)
 
 
+def through_device(net: Network) -> bool:
+    """ipvlan l3/l3s (libnetwork): no gateway, the default route goes through the device."""
+    return net.driver == "ipvlan" and net.options.get("ipvlan_mode") in ("l3", "l3s")
+
+
 def elect(state: State, sb: Sandbox) -> Endpoint | None:
-    """The first ranked endpoint on a plumbed, non-internal network with an IPv4 gateway."""
+    """The first ranked endpoint on a plumbed, non-internal network with an IPv4 gateway
+    (or an ipvlan l3 one, which needs none)."""
     for ep in ranked(state, sb):
         net = state.network_by_id(ep.network)
         v4 = net.subnet_for(4)
-        if net.driver == "bridge" and not net.internal and v4 and v4.gateway and ep.ifname:
+        if net.driver in PLUMBED and not net.internal and v4 and (v4.gateway or through_device(net)) \
+                and ep.ifname:
             return ep
     return None
 
@@ -42,7 +51,9 @@ def wanted_routes(state: State, sb: Sandbox) -> list[Route]:
     net = state.network_by_id(ep.network)
     out = [Route("default", gateway=net.subnet_for(4).gateway, dev=ep.ifname, family=4)]
     v6 = net.subnet_for(6)
-    if net.ipv6 and v6 and v6.gateway and ep.ipv6:
+    if net.ipv6 and v6 and ep.ipv6 and through_device(net):
+        out.append(Route("default", dev=ep.ifname, family=6))
+    elif net.ipv6 and v6 and v6.gateway and ep.ipv6:
         out.append(Route("default", gateway=v6.gateway, dev=ep.ifname, family=6))
     return out
 

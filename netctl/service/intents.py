@@ -75,6 +75,9 @@ def remove(path: Path) -> None:
             stale.unlink()
 
 
+CLAIMABLE = ("bridge", "veth", "macvlan", "ipvlan", "vlan")  # the kinds of link netctl creates
+
+
 def _claimable(k: Kernel, state: State, netns: str | None, name: str) -> bool:
     """The link exists unmarked, in the host or inside a namespace this state made, and looks
     like what a create killed before its mark leaves: a bridge or veth with no address yet
@@ -85,7 +88,7 @@ def _claimable(k: Kernel, state: State, netns: str | None, name: str) -> bool:
         if sb is None or not nsguard.ours(k, sb):  # netctl's own, or the one it adopted
             return False
     link = k.link_get(name, netns=netns)
-    return (link is not None and link.alias is None and link.kind in ("bridge", "veth")
+    return (link is not None and link.alias is None and link.kind in CLAIMABLE
             and all(a.lower().startswith("fe80:") for a in link.addresses))
 
 

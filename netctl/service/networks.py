@@ -70,8 +70,8 @@ def _plan_ipam(ctx: Context, state: State, net: Network, req: NetworkRequest, cf
         net.ipv6 = True
     if not any(ip_network(r.subnet).version == 4 for r in requests):
         requests.insert(0, ipam_request.SubnetRequest(subnet=""))
-    blockers = _host_blockers(ctx, net.bridge) + [(x, f"excluded range {x} ({cfg.path})")
-                                                   for x in cfg.exclude]
+    uplink = net.bridge or net.options.get("parent")  # its own connected route blocks nothing
+    blockers = _host_blockers(ctx, uplink) + [(x, f"excluded range {x} ({cfg.path})") for x in cfg.exclude]
     for r in requests:
         if not r.subnet:
             taken = [s for _, s in ipam.network_subnets(state.networks)]
@@ -101,6 +101,75 @@ def _check_bridge(state: State, net: Network) -> None:
             raise Conflict(f"bridge {net.bridge} is already used by network {other.name!r}")
 
 
+def _refuse_sublink(driver_name: str, req: NetworkRequest, options: dict[str, str]) -> None:
+    """macvlan/ipvlan: the sandboxes sit on the parent's own network, whose subnet no default
+    pool can guess, so ``--subnet`` is required (one IPv4; with ``--ipv6`` one IPv6 too).
+    ipvlan l3/l3s has no gateway: the host routes, the default route goes through the device."""
+    if not options.get("parent"):
+        raise InvalidInput(f"the {driver_name} driver needs -o parent=IFACE (the interface whose "
+                           "network the sandboxes join); for sandboxes that only talk to each "
+                           "other, use a bridge network with --internal")
+    given = [ip_network(s, strict=False).version for s in req.subnets if _is_cidr(s)]
+    if 4 not in given or (req.ipv6 and 6 not in given):
+        want = "an IPv4 --subnet" + (" and an IPv6 one" if req.ipv6 else "")
+        raise InvalidInput(f"the {driver_name} driver needs {want}: the parent's network, which "
+                           "netctl cannot pick from a pool")
+    if req.internal:
+        raise InvalidInput(f"the {driver_name} driver has no --internal: its sandboxes are on the "
+                           "parent's network; use a bridge network with --internal")
+    if driver_name == "ipvlan" and options.get("ipvlan_mode") in ("l3", "l3s") and req.gateways:
+        raise InvalidInput("ipvlan l3/l3s networks have no gateway: drop --gateway "
+                           "(the default route goes through the device)")
+
+
+def _plan_sublink(ctx: Context, state: State, net: Network, req: NetworkRequest, cfg: Config) -> None:
+    """The parent's sharing rules and the addresses; the parent's connected route is the
+    network's own subnet, so it does not block it (``_plan_ipam``)."""
+    l3 = net.driver == "ipvlan" and net.options.get("ipvlan_mode") in ("l3", "l3s")
+    _check_parent(state, net)
+    net.parent_created = any(o.parent_created for o in _sharing(state, net))
+    _plan_ipam(ctx, state, net, req, cfg)
+    if l3:
+        for sub in net.subnets:
+            sub.gateway = None
+
+
+def _is_cidr(text: str) -> bool:
+    try:
+        ip_network(text, strict=False)
+    except ValueError:
+        return False  # ipam_request says what is wrong with it
+    return True
+
+
+def _sharing(state: State, net: Network) -> list[Network]:
+    parent = net.options.get("parent")
+    return [o for o in state.networks if o is not net and o.driver in validate.SUBLINK_DRIVERS
+            and o.options.get("parent") == parent]
+
+
+def _clash(net: Network, other: Network) -> str | None:
+    """Why two networks cannot share a parent: the kernel gives a parent either macvlan or
+    ipvlan ports, a passthru macvlan takes the parent alone, and the ipvlan mode and flag
+    are the parent's (one for all its ipvlan links: a second mode would switch the first)."""
+    if net.driver != other.driver:
+        return f"a {other.driver} network; a parent takes macvlan or ipvlan links, not both"
+    if net.driver == "macvlan":
+        modes = {o.options.get("macvlan_mode", "bridge") for o in (net, other)}
+        return "macvlan passthru takes the parent for one network alone" if "passthru" in modes else None
+    mine, theirs = (
+        (o.options.get("ipvlan_mode", "l2"), o.options.get("ipvlan_flag", "bridge")) for o in (net, other))
+    return None if mine == theirs else f"ipvlan {'/'.join(theirs)}; the ipvlan mode and flag are per parent"
+
+
+def _check_parent(state: State, net: Network) -> None:
+    for other in _sharing(state, net):
+        why = _clash(net, other)
+        if why:
+            raise Conflict(f"parent {net.options['parent']} is used by network {other.name!r} in "
+                           f"an incompatible mode: {why}")
+
+
 def _refuse_ipam(driver_name: str, req: NetworkRequest, options: dict[str, str]) -> None:
     """null and host networks have no addresses and no kernel object to configure."""
     if req.subnets or req.gateways or req.ip_ranges or req.aux_addresses or req.ipv6:
@@ -119,15 +188,19 @@ def create(ctx: Context, req: NetworkRequest, ignore: bool = False,
     driver_name = validate.driver(cfg.default_driver if req.driver is None else req.driver)  # '' is no driver
     labels = validate.labels(req.labels)
     options = validate.options(req.options)
-    if driver_name != "bridge":
+    if driver_name not in ("bridge", *validate.SUBLINK_DRIVERS):
         _refuse_ipam(driver_name, req, options)
+    else:
+        validate.driver_options(driver_name, options)
+    if driver_name in validate.SUBLINK_DRIVERS:
+        _refuse_sublink(driver_name, req, options)
     with ctx.mutation() as (state, tx):
         existing = next((n for n in state.networks if n.name == name), None)
         if existing is not None:
             if ignore:
                 return existing
             raise Conflict(f"network with name {name!r} already exists")
-        if driver_name != "bridge" and any(n.driver == driver_name for n in state.networks):
+        if driver_name in ("null", "host") and any(n.driver == driver_name for n in state.networks):
             raise Conflict(f'only one instance of "{driver_name}" network is allowed')
         lookup.check_new_name(state.networks, name, "network")
         net = Network(name=name, id=lookup.fresh_id(state.networks), driver=driver_name,
@@ -141,6 +214,8 @@ def create(ctx: Context, req: NetworkRequest, ignore: bool = False,
                 net.options["mtu"] = str(cfg.default_mtu)  # recorded: later config edits keep it
             _plan_ipam(ctx, state, net, req, cfg)
             firewall.require(ctx, net)
+        elif driver_name in validate.SUBLINK_DRIVERS:  # no bridge, so no firewall rules
+            _plan_sublink(ctx, state, net, req, cfg)
         get_driver(driver_name, ctx).create_network(net, tx)
         state.networks.append(net)
         if driver_name == "bridge":
@@ -155,7 +230,11 @@ def _remove_one(ctx: Context, state: State, net: Network, tx: Transaction,
         names = ", ".join(e.name for e in eps)
         raise Conflict(f"network {net.name!r} has {len(eps)} active endpoint(s) ({names})")
     driver = get_driver(net.driver, ctx)
-    tx.on_commit("bridge-delete", lambda: driver.delete_network(net))  # cannot be undone
+    heir = next((o for o in _sharing(state, net) if o.parent_created), None) if net.parent_created else None
+    if heir is not None:  # the 802.1q parent netctl made stays for the networks still on it
+        tx.on_commit("parent-hand-over", lambda: driver.hand_over(net, heir))
+    else:
+        tx.on_commit("bridge-delete", lambda: driver.delete_network(net))  # cannot be undone
     state.networks.remove(net)
     if sync and net.driver == "bridge":
         firewall.sync(ctx, state, tx)  # its rules go before the save, undoably

@@ -54,10 +54,13 @@ def _targets(ctx: Context, state: State, phase: str) -> list[drift.Finding]:
 
 
 def _bridges(ctx: Context, state: State, failures: list[str]) -> None:
-    driver = get_driver("bridge", ctx)
+    """Bridges, and the parents of macvlan/ipvlan networks (an 802.1q one netctl made is
+    re-created and brought up; one of the machine's that is gone is reported, not made)."""
     for f in _targets(ctx, state, drift.BRIDGE):
         net = next(n for n in state.networks if n.id == f.target)
-        _attempt(f.subject, lambda tx, n=net: _rebridge(ctx, driver, n, tx), failures)
+        driver = get_driver(net.driver, ctx)
+        fix = _rebridge if net.driver == "bridge" else lambda _c, d, n, tx: d.create_network(n, tx)
+        _attempt(f.subject, lambda tx, n=net, d=driver, x=fix: x(ctx, d, n, tx), failures)
 
 
 def _rebridge(ctx: Context, driver, net, tx: Transaction) -> None:

@@ -101,11 +101,12 @@ def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction, force: boo
     if not inside and not force:
         raise Conflict(nsguard.refusal(sb))
     reaped = inside and not host_mode(state, sb) and sb.adopted is None
-    if inside:  # deleting cannot be undone: only once the state says it is gone
-        tx.on_commit("netns-delete", lambda: _release(k, sb))
-        tx.on_commit("netns-files-delete", lambda: etcfiles.remove_sandbox_files(sb.name))
     for ep in state.endpoints_in(sb):  # their veths die with the namespace (endpoints.delete)
         endpoints.delete(ctx, state, ep, tx, force=True, inside=inside, reaped=reaped)
+    if inside:  # deleting cannot be undone: only once the state says it is gone, and after
+        # the endpoints' own commit steps (a macvlan link is deleted before its namespace)
+        tx.on_commit("netns-delete", lambda: _release(k, sb))
+        tx.on_commit("netns-files-delete", lambda: etcfiles.remove_sandbox_files(sb.name))
     state.sandboxes.remove(sb)
 
 

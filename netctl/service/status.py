@@ -120,6 +120,42 @@ def module_state(name: str) -> str:
     return "missing"
 
 
+# link types the macvlan/ipvlan drivers need: (module, kernel config symbol)
+LINK_TYPES = {"macvlan": ("macvlan", "CONFIG_MACVLAN"), "ipvlan": ("ipvlan", "CONFIG_IPVLAN"),
+              "vlan": ("8021q", "CONFIG_VLAN_8021Q"), "dummy": ("dummy", "CONFIG_DUMMY")}
+
+
+def _kernel_config() -> dict[str, str]:
+    """``CONFIG_X`` -> y/m from /proc/config.gz, or {} where the kernel does not offer it."""
+    import gzip
+
+    try:
+        text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode(errors="replace")
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return {}
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key] = value
+    out[""] = "read"  # the file was there: a symbol it lacks is not set
+    return out
+
+
+def link_types() -> dict[str, str]:
+    """Per link type: as module_state says, or from the kernel's own config when the module
+    files say nothing (a built-in driver without parameters has no /sys/module entry)."""
+    config, out = None, {}
+    for kind, (module, symbol) in LINK_TYPES.items():
+        found = module_state(module)
+        if found in ("unknown", "missing"):
+            config = _kernel_config() if config is None else config
+            if config:
+                found = {"y": "built-in", "m": "module"}.get(config.get(symbol, ""), "missing")
+        out[kind] = found
+    return out
+
+
 def kernel_facts() -> dict[str, Any]:
     return {
         "release": os.uname().release,
@@ -128,6 +164,7 @@ def kernel_facts() -> dict[str, Any]:
         "bridge": module_state("bridge"),
         "veth": module_state("veth"),
         "nf_tables": module_state("nf_tables"),
+        "link_types": link_types(),
         "nft": shutil.which("nft"),
     }
 

@@ -80,7 +80,8 @@ def test_bash_network_rm_tab_offers_the_networks_in_the_state_file(lab, shell_en
     assert bash(["netctl", "network", "rm", "b"], shell_env) == ["beta"]
     assert bash(["netctl", "network", "rm", "alpha", ""], shell_env) == ["beta"]  # not twice
     assert bash(["netctl", "sandbox", "exec", ""], shell_env) == ["db", "web"]
-    assert bash(["netctl", "network", "create", "x", "-d", ""], shell_env) == ["bridge", "null", "host"]
+    assert bash(["netctl", "network", "create", "x", "-d", ""], shell_env) == [
+        "bridge", "null", "host", "macvlan", "ipvlan"]
     assert bash(["netctl", "net"], shell_env) == ["network"]
 
 
@@ -102,6 +103,19 @@ def test_callbacks_know_endpoints_and_connections(lab):
     assert complete(["endpoint", "ls", "--network"]) == ["alpha", "beta"]
     assert complete(["network", "ls", "--format"]) == ["json", "table"]
     assert complete(["completion"]) == ["bash", "zsh", "fish"]
+
+
+def test_network_options_complete_keys_parent_interfaces_and_modes(cli, monkeypatch):
+    """``-o parent=`` offers the host's interfaces (not lo); the modes offer their values."""
+    from netctl.cli import complete as callbacks
+
+    monkeypatch.setattr(callbacks.os, "listdir", lambda path: ["lo", "eth0", "eth0.10", "wlan0"])
+    assert complete(["network", "create", "x", "-o"], "par") == ["parent="]
+    assert complete(["network", "create", "x", "-o"], "parent=e") == ["parent=eth0", "parent=eth0.10"]
+    assert complete(["network", "create", "x", "-o"], "macvlan_mode=p") == [
+        "macvlan_mode=private", "macvlan_mode=passthru"]
+    assert complete(["network", "create", "x", "-o"], "ipvlan_mode=") == [
+        "ipvlan_mode=l2", "ipvlan_mode=l3", "ipvlan_mode=l3s"]
 
 
 @pytest.mark.parametrize("content", [None, b"schema = 1\n[[networks]\n", b"schema = 99\n", "dir"])

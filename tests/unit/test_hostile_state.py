@@ -86,7 +86,8 @@ HOSTILE = [
     (("networks", 0, "options"), {"iface_prefix": "../x"}, "options"),
     (("networks", 0, "options"), {"icc": "maybe"}, "options"),
     (("networks", 0, "options"), {"nope": "1"}, "options"),
-    (("networks", 0, "driver"), "macvlan", "driver"),
+    (("networks", 0, "driver"), "overlay", "driver"),
+    (("networks", 0, "driver"), "macvlan", "needs option parent"),  # the driver reads it
     (("sandboxes", 0, "ifindexes"), {"eth": 10**17}, "next interface"),
     (("sandboxes", 0, "ifindexes"), {"eth": -1}, "negative"),
     (("sandboxes", 0, "ifindexes"), {"../x": 0}, "next interface"),

@@ -96,6 +96,22 @@ def test_module_state_reads_modules_builtin_and_dep(tmp_path, monkeypatch):
     assert facts.module_state("no_such_module_xyz") == "unknown"
 
 
+def test_link_types_come_from_the_modules_or_the_kernel_config(cli, monkeypatch):
+    """What macvlan/ipvlan networks need; a built-in driver without a /sys/module entry is
+    read from /proc/config.gz, where a symbol that is not set means missing."""
+    monkeypatch.setattr(facts, "module_state", lambda name: "module" if name == "dummy" else "unknown")
+    config = {"CONFIG_MACVLAN": "y", "CONFIG_IPVLAN": "m", "": "read"}
+    monkeypatch.setattr(facts, "_kernel_config", lambda: config)
+    assert facts.link_types() == {"macvlan": "built-in", "ipvlan": "module", "vlan": "missing",
+                                  "dummy": "module"}
+    monkeypatch.setattr(facts, "_kernel_config", dict)  # no /proc/config.gz either
+    assert facts.link_types()["vlan"] == "unknown"
+    monkeypatch.undo()
+    res = cli("status")
+    assert res.code == 0 and "link types: macvlan " in res.out
+    assert set(status_json(cli)["kernel"]["link_types"]) == {"macvlan", "ipvlan", "vlan", "dummy"}
+
+
 def test_an_ordinary_user_is_told_why_they_cannot_change_things(monkeypatch, tmp_path):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(facts, "_cap_eff", lambda: 0)

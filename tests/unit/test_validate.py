@@ -309,7 +309,7 @@ def test_key_values():
 def test_driver():
     for name in ("bridge", "null", "host"):
         assert validate.driver(name) == name
-    refused(validate.driver, "macvlan", fragment="unknown driver 'macvlan'")
+    refused(validate.driver, "overlay", fragment="unknown driver 'overlay'")
 
 
 def test_option_bool():
