@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from support import fakenetctl
+from support.fakekernel import FakeKernel
 
 from netctl import errors
 from netctl.kernel.base import Route
-from netctl.kernel.fake import FakeKernel
 
 
 @pytest.fixture
@@ -200,7 +201,8 @@ def test_state_persists_across_instances_and_processes(tmp_path):
     first.bridge_create("br0", mac="02:00:00:00:00:01", alias="netctl:n")
     assert json.loads(path.read_text())["version"] == 1
     code = (
-        "import sys; from netctl.kernel.fake import FakeKernel; k = FakeKernel(sys.argv[1]); "
+        f"import sys; sys.path.insert(0, {str(fakenetctl.TESTS)!r}); "
+        "from support.fakekernel import FakeKernel; k = FakeKernel(sys.argv[1]); "
         "k.veth_create('va', 'eth0', alias='x', master='br0', peer_netns='sb')"
     )
     subprocess.run([sys.executable, "-c", code, str(path)], check=True)
@@ -211,16 +213,32 @@ def test_state_persists_across_instances_and_processes(tmp_path):
     assert first.link_get("va") is None
 
 
-def test_open_kernel_picks_the_fake_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("NETCTL_FAKE_KERNEL", str(tmp_path / "k.json"))
-    from netctl.kernel import open_kernel
+def test_fakehooks_put_the_fakes_behind_the_factories_and_take_them_away(tmp_path):
+    """The product's seams are plain factories; the test side replaces them (and a
+    monkeypatch puts the real ones back after the test)."""
+    from support import fakehooks
+    from support.fakenft import FakeNft
 
-    assert type(open_kernel()).__name__ == "FakeKernel"
+    import netctl.etcfiles
+    import netctl.kernel
+    import netctl.service.context
+    from netctl.firewall import nft
+
+    with pytest.MonkeyPatch.context() as m:
+        fakehooks.install(tmp_path / "k.json", m.setattr)
+        assert isinstance(netctl.kernel.open_kernel(), FakeKernel)
+        assert isinstance(nft.open_nft(), FakeNft)
+        assert netctl.etcfiles.etc_dir() == tmp_path / "etc-netns"
+        assert netctl.service.context.privileged() is True
+    assert type(nft.open_nft()) is nft.Nft
+    assert netctl.etcfiles.etc_dir() == netctl.etcfiles.ETC_DIR
+    assert netctl.kernel.open_kernel.__module__ == "netctl.kernel"
 
 
 def test_importing_the_kernel_package_does_not_import_pyroute2():
     code = (
-        "import sys, netctl.kernel, netctl.kernel.fake, netctl.kernel.nsexec; "
+        f"import sys; sys.path.insert(0, {str(fakenetctl.TESTS)!r}); "
+        "import netctl.kernel, support.fakekernel, netctl.kernel.nsexec; "
         "print('pyroute2' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

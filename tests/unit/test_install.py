@@ -55,6 +55,8 @@ def test_install_puts_netctl_man_pages_and_completions_in_place_and_uninstall_re
     # the installed command runs from its own venv, not from this checkout or the test's python
     home = (tmp_path / "opt").resolve()
     assert os.path.realpath(usr / "bin" / "netctl").startswith(str(home))
+    shipped = [p for p in home.rglob("netctl/**/*") if "site-packages" in p.parts]
+    assert shipped and not [p.name for p in shipped if "fake" in p.name.lower()]  # tests/support's
 
     res = run(tmp_path, "--uninstall")
     assert res.returncode == 0, res.stderr

@@ -14,19 +14,20 @@ import subprocess
 import sys
 
 import pytest
+from support import fakenetctl
 
 ENTRY = ("import atexit, sys\n"
          "atexit.register(lambda: sys.stderr.write('interpreter teardown ran\\n'))\n"
-         "from netctl.cli import main\n"
-         "sys.argv[0] = 'netctl'\n"
+         f"sys.path.insert(0, {str(fakenetctl.TESTS)!r})\n"
+         "from support.fakenetctl import main\n"
          "main()\n")
 
 
 @pytest.fixture
 def run(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETCTL_") and k != "PYTHONUNBUFFERED"}
-    env.update(NETCTL_STATE=str(tmp_path / "state.toml"), NETCTL_FAKE_KERNEL=str(tmp_path / "kernel.json"),
-               NETCTL_CONFIG=os.devnull)
+    env.update(NETCTL_STATE=str(tmp_path / "state.toml"), NETCTL_CONFIG=os.devnull,
+               **{fakenetctl.ENV: str(tmp_path / "kernel.json")})
 
     def call(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-c", ENTRY, *args], env={**env, **(extra or {})},
