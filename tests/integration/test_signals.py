@@ -70,14 +70,22 @@ def network_create(run: Forked, i: int) -> list[str]:
 
 
 COMMANDS = {"network-connect": connect, "sandbox-rm": sandbox_rm, "network-create": network_create}
+# a network create turns forwarding on (its "forwarding" step) only where it is off: each of its
+# runs starts with it off, as the first did, so every run takes the steps that one traced
+FORWARDING_OFF_FIRST = {"network-create"}
 
 
-def steps_of(run: Forked, command) -> list[str]:
+def fresh(name: str) -> None:
+    if name in FORWARDING_OFF_FIRST:
+        forwarding_off()
+
+
+def steps_of(run: Forked, name: str) -> list[str]:
     """The command's traced steps (one unsignalled run), with the save's inner checkpoints."""
     trace = run.state.with_name("trace")
     trace.write_text("")
-    argv = command(run, 0)
-    forwarding_off()  # every run starts where this one did: the same steps, "forwarding" included
+    argv = COMMANDS[name](run, 0)
+    fresh(name)
     code, _, err = run(*argv, env={"NETCTL_TRACE": str(trace)})
     assert code == 0, err
     steps = list(dict.fromkeys(trace.read_text().split()))
@@ -130,13 +138,13 @@ def test_a_signal_at_every_step_rolls_back_or_completes_stress(run, kern, name):
 
 def signal_at_every_step(run: Forked, kern, name: str, every: bool) -> None:
     command = COMMANDS[name]
-    steps = steps_of(run, command)
+    steps = steps_of(run, name)
     saved_from = steps.index("save")
     runs = 0
     for i, (step, signum) in enumerate(signals_at(steps, every), start=1):
         n = steps.index(step)
         argv = command(run, i)
-        forwarding_off()
+        fresh(name)
         old, before = run.state.read_bytes(), kernel_snapshot(kern)
         mode = signal.Signals(signum).name
         code, _, err = run(*argv, env={"NETCTL_FAULT": f"{step}:{mode}"})
