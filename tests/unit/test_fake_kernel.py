@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from support import fakenetctl
@@ -254,3 +256,24 @@ def test_ipv6_switch_returns_what_it_was_and_off_drops_ipv6_addresses(k):
     assert k.link_get("br0").addresses == ("10.0.0.1/24",)
     assert k.ipv6_enable("br0", on=False) is False
     assert _code(k.addr_add, "br0", "fd00::1/64") == errno.EACCES
+
+
+
+def test_the_runner_puts_the_fakes_behind_a_fresh_interpreters_lazy_imports(tmp_path):
+    """fakenetctl.py: the fake kernel, the /etc/netns stand-in, and the fake nft (installed
+    when the firewall layer is first imported): nothing lands in the real kernel or /etc."""
+    kernel = tmp_path / "kernel.json"
+    env = {**os.environ, "NETCTL_STATE": str(tmp_path / "state.toml"), "NETCTL_CONFIG": os.devnull,
+           fakenetctl.ENV: str(kernel)}
+
+    def netctl(*args: str) -> str:
+        proc = subprocess.run(fakenetctl.command(*args), env=env, capture_output=True, text=True)
+        assert (proc.returncode, proc.stderr) == (0, ""), (args, proc.stderr)
+        return proc.stdout
+
+    netctl("network", "create", "fk-n", "--subnet", "10.9.0.0/24")
+    netctl("sandbox", "create", "fk-s")
+    bridge = json.loads(netctl("network", "inspect", "fk-n"))[0]["bridge"]
+    assert FakeKernel(kernel).link_get(bridge) is not None and FakeKernel(kernel).netns_list() == ["fk-s"]
+    assert "masquerade" in json.loads(Path(f"{kernel}.nft.json").read_text())["tables"]["inet"]
+    assert (tmp_path / "etc-netns" / "fk-s" / "hosts").exists() and not os.path.lexists("/etc/netns/fk-s")
