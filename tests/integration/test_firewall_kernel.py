@@ -120,7 +120,7 @@ def uplink():
 
 @pytest.fixture
 def cli(tmp_path):
-    runner = Netctl(tmp_path / "state.toml")
+    runner = Netctl(tmp_path / "state.toml", forked=True)  # setup commands: forks (~0.4 s less each)
     yield runner
     runner.teardown()
 
