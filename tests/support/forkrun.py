@@ -56,7 +56,7 @@ def preload(*modules: str) -> None:
 
 def fake_kernel(kernel_file: str | Path, then: Callable[[], object] | None = None) -> Callable[[], None]:
     """A ``prepare`` that runs the child over the fake kernel at KERNEL_FILE (fakehooks), then
-    THEN; preload ``support.fakekernel`` so that no child imports it."""
+    THEN.  Preload ``support.fakekernel`` in the test process, so that no child imports it."""
     def prepare() -> None:  # pragma: no cover - the child
         from support import fakehooks
 
