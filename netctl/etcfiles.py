@@ -72,10 +72,9 @@ def _host_text(path: str) -> str:
 
 
 def etc_dir() -> Path:
-    """``/etc/netns``; with the fake kernel (tests without root) a stand-in beside its file,
-    so that a fake run can never write the machine's /etc."""
-    fake = os.environ.get("NETCTL_FAKE_KERNEL")
-    return Path(fake).parent / "etc-netns" if fake else ETC_DIR
+    """``/etc/netns``: a factory looked up at call time, so that tests over the fake kernel
+    put a stand-in behind it and can never write the machine's /etc."""
+    return ETC_DIR
 
 
 def sandbox_dir(name: str) -> Path:

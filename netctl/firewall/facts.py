@@ -8,8 +8,8 @@ import contextlib
 from typing import Any
 
 from ..errors import NetctlError
+from . import nft as backend  # backend.open_nft at call time: the seam tests replace
 from . import rules
-from .nft import open_nft
 
 
 def gather(state, config_path: str) -> dict[str, Any]:
@@ -19,7 +19,7 @@ def gather(state, config_path: str) -> dict[str, Any]:
                            "error": None, "sysctls_set": list(state.sysctls) if state else []}
     with contextlib.suppress(NetctlError):  # a bad config: the config line reports it
         out["enabled"] = load(config_path).firewall
-    nft = open_nft()
+    nft = backend.open_nft()
     out["nft_version"] = nft.version()
     if not out["enabled"] or state is None or nft.binary is None:
         return out

@@ -6,14 +6,11 @@ Debian's Python binding (python3-nftables) lives outside any venv, so it is not 
 Only ``table inet netctl`` and ``table bridge netctl`` are ever listed or changed; the one
 wider read is ``list chains`` (names, hooks, policies) for ``check``'s warning about other
 tables' drop policies.
-
-``FakeNft`` keeps the same facts in a JSON file beside the fake kernel's (unit tests).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -101,76 +98,6 @@ def _failure(what: str, stderr: str) -> str:
     return f"nft {what}: {text.removeprefix('Error: ')}"
 
 
-class FakeNft(Nft):
-    """The tables and sysctls as a JSON file; ``{"missing": true}`` plays a host without nft."""
-
-    def __init__(self, path: str):
-        self.path = Path(path)
-        self.binary = None if self._load().get("missing") else "nft"
-
-    def _load(self) -> dict:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _save(self, data: dict) -> None:
-        self.path.write_text(json.dumps(data, indent=1, sort_keys=True))
-
-    def version(self) -> str | None:
-        return None if self.binary is None else "fake"
-
-    def table(self, family: str) -> str:
-        if self.binary is None:
-            raise KernelError(MISSING)
-        return self._load().get("tables", {}).get(family, "")
-
-    def apply(self, script: str) -> None:
-        if self.binary is None:
-            raise KernelError(MISSING)
-        data = self._load()
-        data["tables"] = apply_script(data.get("tables", {}), script)
-        self._save(data)
-
-    def chains(self) -> list[dict]:
-        return list(self._load().get("foreign_chains", []))
-
-    def sysctl(self, key: str) -> str | None:
-        return self._load().get("sysctl", {}).get(key, "0")
-
-    def set_sysctl(self, key: str, value: str) -> None:
-        data = self._load()
-        data.setdefault("sysctl", {})[key] = value
-        self._save(data)
-
-
-def apply_script(tables: dict[str, str], script: str) -> dict[str, str]:
-    """What ``nft -f`` does with the batches ``rules.script`` writes, on listing texts."""
-    from .rules import blocks
-
-    chains = {f: dict(blocks(text)) for f, text in tables.items()}
-    lines, i = script.splitlines(), 0
-    while i < len(lines):
-        words = lines[i].split()
-        if words[:2] == ["add", "table"]:
-            chains.setdefault(words[2], {})
-        elif words[:2] == ["add", "chain"]:
-            hook = lines[i].partition("{")[2].rstrip("} ").strip()
-            body = [f"\tchain {words[4]} {{"] + ([f"\t\t{hook}"] if hook else []) + ["\t}"]
-            chains[words[2]].setdefault(words[4], "\n".join(body))
-        elif words[:2] == ["delete", "chain"]:
-            del chains[words[2]][words[4]]
-        elif words[:2] == ["delete", "table"]:
-            del chains[words[2]]
-        elif words[-1:] == ["{"]:
-            end = lines.index("}", i)
-            chains.setdefault(words[1], {}).update(blocks("\n".join(lines[i:end + 1])))
-            i = end
-        i += 1
-    return {f: "\n".join([f"table {f} {TABLE} {{", "\n\n".join(c.values()), "}"]).replace("{\n\n}", "{\n}")
-            + "\n" for f, c in chains.items()}
-
-
 def open_nft() -> Nft:
-    fake = os.environ.get("NETCTL_FAKE_KERNEL")
-    return FakeNft(fake + ".nft.json") if fake else Nft()
+    """The machine's nftables: the one factory the firewall layer calls (a seam for tests)."""
+    return Nft()

@@ -5,23 +5,14 @@ Importing this package stays cheap: pyroute2 is imported only when a real kernel
 
 from __future__ import annotations
 
-import os
-
 from netctl.kernel.base import Kernel, Link, Route
 
 __all__ = ["Kernel", "Link", "Route", "open_kernel"]
 
-FAKE_ENV = "NETCTL_FAKE_KERNEL"
-
 
 def open_kernel() -> Kernel:
-    """The real kernel, or the JSON-backed fake when ``NETCTL_FAKE_KERNEL=<path>`` is set
-    (so the CLI can be driven end to end without root)."""
-    fake_path = os.environ.get(FAKE_ENV)
-    if fake_path:
-        from netctl.kernel.fake import FakeKernel
-
-        return FakeKernel(fake_path)
+    """The machine's kernel: the one factory the services call (looked up at call time, so
+    tests put their fake kernel behind it; tests/support/fakehooks.py)."""
     from netctl.kernel.netlink import NetlinkKernel
 
     return NetlinkKernel()

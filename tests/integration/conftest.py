@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from netctl_runner import only_lo, wait_until, wipe_kernel
+from netctl_runner import Looking, only_lo, wait_until, wipe_kernel
 from reconcile_lab import Lab
 
 HERE = Path(__file__).resolve().parent
@@ -40,11 +40,12 @@ def nk():
 
 @pytest.fixture
 def kern():
-    """A NetlinkKernel to look with (what a test made is its own business to remove)."""
+    """A NetlinkKernel to look with (what a test made is its own business to remove); it
+    keeps no socket open between calls (netctl_runner.Looking)."""
     from netctl.kernel.netlink import NetlinkKernel
 
     k = NetlinkKernel()
-    yield k
+    yield Looking(k)
     k.close()
 
 

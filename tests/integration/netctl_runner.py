@@ -207,13 +207,47 @@ def etc_netns() -> dict[str, str]:
 
 
 def kernel_snapshot(k) -> dict:
+    """The view, read through K, whose sockets are closed again afterwards (``release``)."""
     names = k.netns_list()
     view = {"netns": names, "etc": etc_netns(), "host": netns_view(k, None),
             "nft": {f: nft_table(f) for f in NETCTL_TABLES},
             "forwarding": [_read(f"/proc/sys/net/{key}") for key in FORWARDING]}
     for name in names:
         view[f"ns:{name}"] = netns_view(k, name)
+    release(k)
     return view
+
+
+class Looking:
+    """A kernel to look with that holds no socket between calls (each call's sockets are
+    closed after it, ``release``): a test can look inside a sandbox and then remove it
+    without making netctl wait for a namespace the test kept alive."""
+
+    def __init__(self, kernel):
+        self.wrapped = kernel
+
+    def __getattr__(self, name: str):
+        attr = getattr(self.wrapped, name)
+        if not callable(attr) or name == "close":
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.wrapped.close()
+
+        return call
+
+
+def release(k) -> None:
+    """Close K's cached sockets (it reopens them on demand).  A socket a test holds inside a
+    sandbox's namespace keeps that namespace alive after ``sandbox rm`` unmounts it, so its
+    veth pair never goes and netctl waits its full reap time (2 s, drivers/bridge.py) before
+    deleting the pair itself: a test's look must not make every later removal that slow."""
+    close = getattr(k, "close", None)
+    if close is not None:
+        close()
 
 
 def left_behind(before: dict, after: dict) -> list[str]:

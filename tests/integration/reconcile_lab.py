@@ -14,7 +14,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from netctl_runner import Forked, only_lo, wait_until, wipe_kernel
+from netctl_runner import Forked, only_lo, release, wait_until, wipe_kernel
 
 SERVER = textwrap.dedent("""
     import socket, sys
@@ -85,6 +85,7 @@ class Lab:
         wait_until(lambda: only_lo(self.nk))
 
     def cleanup(self) -> None:
+        release(self.nk)  # its sockets in the sandboxes' namespaces would slow every rm
         self.cli.teardown()
         wipe_kernel(self.nk)
         wait_until(lambda: only_lo(self.nk))

@@ -6,7 +6,9 @@ its self-pipe was already closed: ``Exception ignored in BaseEventLoop.__del__ â
 file descriptor: -1`` on stderr, with exit 0, in about one run of fifty.  Because the order
 of that teardown is chance, the first test makes the cause visible every time (Python's
 ResourceWarning for an event loop that was never closed) and the second counts the symptom
-over many real runs in fresh interpreters.
+over many real runs in fresh interpreters: 20 of each by default (the symptom was never seen
+on our VMs, and the first test is what fails on the cause), ``NETCTL_TEST_EXIT_RUNS`` [150]
+under ``-m stress``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 from netctl_runner import Netctl
 
-RUNS = int(os.environ.get("NETCTL_TEST_EXIT_RUNS", "80"))  # sandbox creates (plus as many rm)
+RUNS = 20  # sandbox creates (plus as many rm)
+STRESS_RUNS = int(os.environ.get("NETCTL_TEST_EXIT_RUNS", "150"))
 BATCH = 10
 
 
@@ -51,12 +55,21 @@ def test_every_netlink_socket_is_closed_before_exit(tmp_path):
 
 
 def test_sandbox_create_and_rm_never_print_a_shutdown_traceback(tmp_path):
+    clean_runs(tmp_path, RUNS)
+
+
+@pytest.mark.stress
+def test_sandbox_create_and_rm_never_print_a_shutdown_traceback_stress(tmp_path):
+    clean_runs(tmp_path, STRESS_RUNS)
+
+
+def clean_runs(tmp_path, runs: int) -> None:
     """RUNS ``sandbox create`` and as many ``sandbox rm``, BATCH at a time in parallel (each on
     its own state file), each in a fresh interpreter: every one exits 0 with stderr empty."""
     runners = [Netctl(tmp_path / f"state{i}.toml") for i in range(BATCH)]
     noisy: list[str] = []
     try:
-        for start in range(0, RUNS, BATCH):
+        for start in range(0, runs, BATCH):
             names = [f"x{start + i}" for i in range(BATCH)]
             for verb in ("create", "rm"):
                 procs = [_spawn(r, "sandbox", verb, n) for r, n in zip(runners, names, strict=True)]
@@ -67,4 +80,4 @@ def test_sandbox_create_and_rm_never_print_a_shutdown_traceback(tmp_path):
     finally:
         for r in runners:
             r.teardown()
-    assert not noisy, f"{len(noisy)} of {2 * RUNS} runs were not clean:\n" + "\n".join(noisy[:3])
+    assert not noisy, f"{len(noisy)} of {2 * runs} runs were not clean:\n" + "\n".join(noisy[:3])

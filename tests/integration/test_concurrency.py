@@ -44,7 +44,7 @@ class InProcess:
         self.kernel = NetlinkKernel()
         monkeypatch.setattr("netctl.kernel.open_kernel", lambda: self.kernel)
         self.runner = CliRunner()
-        self.env = {"NETCTL_STATE": str(state), "NETCTL_FAKE_KERNEL": None, "NETCTL_FAULT": None,
+        self.env = {"NETCTL_STATE": str(state), "NETCTL_FAULT": None,
                     "NETCTL_TRACE": None}
 
     def __call__(self, *args: str):
@@ -145,7 +145,7 @@ def storm(inproc: InProcess, tmp_path: Path) -> None:
 
     jobs = _storm_jobs()
     env = {**os.environ, "NETCTL_STATE": str(state_path)}
-    for key in ("NETCTL_FAKE_KERNEL", "NETCTL_FAULT", "NETCTL_TRACE", "NETCTL_DEBUG"):
+    for key in ("NETCTL_FAULT", "NETCTL_TRACE", "NETCTL_DEBUG"):
         env.pop(key, None)
     lock_path = str(state_path) + ".lock"
     lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

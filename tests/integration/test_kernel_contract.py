@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import errno
 
+from support.fakekernel import FakeKernel
+
 from netctl import errors
-from netctl.kernel.fake import FakeKernel
 
 BR_MAC, A_MAC = "02:42:0a:4d:00:01", "02:42:0a:4d:00:02"
 HOST_LINKS = ("br-ct", "veth-ct", "back-ct")

@@ -54,6 +54,19 @@ def preload(*modules: str) -> None:
     dump(parse(b"schema = 1\n", Path("preload")))
 
 
+def fake_kernel(kernel_file: str | Path, then: Callable[[], object] | None = None) -> Callable[[], None]:
+    """A ``prepare`` that runs the child over the fake kernel at KERNEL_FILE (fakehooks), then
+    THEN.  Preload ``support.fakekernel`` in the test process, so that no child imports it."""
+    def prepare() -> None:  # pragma: no cover - the child
+        from support import fakehooks
+
+        fakehooks.install(kernel_file)
+        if then is not None:
+            then()
+
+    return prepare
+
+
 def become_nobody() -> None:
     """A ``prepare`` for root: the child drops to uid/gid 65534 with no groups (whatever it
     imports lazily must be imported before the fork: this interpreter's tree may be root's)."""

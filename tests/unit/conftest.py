@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support import fakehooks
 
 from netctl.cli import main
 
@@ -29,11 +30,11 @@ class Cli:
         self.state = tmp / "state.toml"
         self.kernel_file = tmp / "kernel.json"
         monkeypatch.setenv("NETCTL_STATE", str(self.state))
-        monkeypatch.setenv("NETCTL_FAKE_KERNEL", str(self.kernel_file))
+        fakehooks.install(self.kernel_file, monkeypatch.setattr)  # undone after the test
         self.config = tmp / "netctl.toml"  # absent unless a test writes it: the machine's never counts
         monkeypatch.setenv("NETCTL_CONFIG", str(self.config))
         monkeypatch.delenv("NETCTL_FAULT", raising=False)
-        self.etc = tmp / "etc-netns"  # where the fake kernel mode puts /etc/netns
+        self.etc = tmp / "etc-netns"  # where fakehooks puts /etc/netns
         self.runner = CliRunner()
 
     def __call__(self, *args: str) -> Result:
@@ -49,7 +50,7 @@ class Cli:
         return self.state.read_bytes() if self.state.exists() else b""
 
     def kernel(self):
-        from netctl.kernel.fake import FakeKernel
+        from support.fakekernel import FakeKernel
 
         return FakeKernel(str(self.kernel_file))
 

@@ -36,12 +36,12 @@ def tmp_path(tmpfs_path):
 
 class Runner:
     def __init__(self, root: Path):
-        forkrun.preload("netctl.kernel.fake")
+        forkrun.preload("support.fakekernel")
         self.state, self.kernel = root / "state.toml", root / "kernel.json"
-        self.env = forkrun.clean_env(NETCTL_STATE=str(self.state), NETCTL_FAKE_KERNEL=str(self.kernel))
+        self.env = forkrun.clean_env(NETCTL_STATE=str(self.state))
 
     def start(self, argv: list[str]) -> forkrun.Child:
-        return forkrun.start(argv, self.env)
+        return forkrun.start(argv, self.env, forkrun.fake_kernel(self.kernel))
 
     def ok(self, *argv: str) -> str:
         code, out, err = self.start(list(argv)).finish(FINISH_TIMEOUT)
@@ -145,7 +145,7 @@ def _unique(state) -> None:
 
 
 def _kernel_matches(run: Runner, state) -> None:
-    from netctl.kernel.fake import FakeKernel
+    from support.fakekernel import FakeKernel
 
     k = FakeKernel(str(run.kernel))
     host = {link.name: link for link in k.links()}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from ipaddress import ip_network
 
 import pytest
+from support import fakenetctl
 
 from netctl import config, ipam
 from netctl.cli.root import CONFIG_PATH
@@ -160,9 +160,9 @@ def test_config_option_beats_the_environment(cli, tmp_path):
 
 def _netctl(cli, *args: str) -> subprocess.CompletedProcess:
     """A real process with a deadline: on a FIFO the old code hung for ever."""
-    env = {**os.environ, "NETCTL_STATE": str(cli.state), "NETCTL_FAKE_KERNEL": str(cli.kernel_file),
+    env = {**os.environ, "NETCTL_STATE": str(cli.state), fakenetctl.ENV: str(cli.kernel_file),
            "NETCTL_CONFIG": str(cli.config)}
-    return subprocess.run([sys.executable, "-m", "netctl", *args], env=env, capture_output=True,
+    return subprocess.run(fakenetctl.command(*args), env=env, capture_output=True,
                           text=True, timeout=20, stdin=subprocess.DEVNULL)
 
 

@@ -44,12 +44,13 @@ class World:
         self.etc = root / "etc-netns"
 
     def env(self) -> dict[str, str]:
-        return forkrun.clean_env(NETCTL_STATE=str(self.state), NETCTL_FAKE_KERNEL=str(self.kernel))
+        return forkrun.clean_env(NETCTL_STATE=str(self.state))
 
     def start(self, argv: list[str], env: dict[str, str] | None = None, seed: int | None = None,
               hook: str | None = None) -> forkrun.Child:
         """A forked run; SEED makes its randomness repeatable, HOOK kills it inside the save."""
-        return forkrun.start(argv, {**self.env(), **(env or {})}, functools.partial(_rig, seed, hook))
+        prepare = forkrun.fake_kernel(self.kernel, functools.partial(_rig, seed, hook))
+        return forkrun.start(argv, {**self.env(), **(env or {})}, prepare)
 
     def __call__(self, *argv: str, **kw) -> tuple[int, str, str]:
         return self.start(list(argv), **kw).finish()
@@ -123,7 +124,7 @@ def tmp_path(tmpfs_path):
 @pytest.fixture(scope="module", autouse=True)
 def _warm():
     """Import what the children need once, here, instead of in every fork."""
-    forkrun.preload("netctl.kernel.fake")
+    forkrun.preload("support.fakekernel")
 
 
 # (id, commands that build the starting point, the command killed, a next command on other objects)

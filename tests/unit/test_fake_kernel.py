@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from support import fakenetctl
+from support.fakekernel import FakeKernel
 
 from netctl import errors
 from netctl.kernel.base import Route
-from netctl.kernel.fake import FakeKernel
 
 
 @pytest.fixture
@@ -200,7 +203,8 @@ def test_state_persists_across_instances_and_processes(tmp_path):
     first.bridge_create("br0", mac="02:00:00:00:00:01", alias="netctl:n")
     assert json.loads(path.read_text())["version"] == 1
     code = (
-        "import sys; from netctl.kernel.fake import FakeKernel; k = FakeKernel(sys.argv[1]); "
+        f"import sys; sys.path.insert(0, {str(fakenetctl.TESTS)!r}); "
+        "from support.fakekernel import FakeKernel; k = FakeKernel(sys.argv[1]); "
         "k.veth_create('va', 'eth0', alias='x', master='br0', peer_netns='sb')"
     )
     subprocess.run([sys.executable, "-c", code, str(path)], check=True)
@@ -211,16 +215,32 @@ def test_state_persists_across_instances_and_processes(tmp_path):
     assert first.link_get("va") is None
 
 
-def test_open_kernel_picks_the_fake_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("NETCTL_FAKE_KERNEL", str(tmp_path / "k.json"))
-    from netctl.kernel import open_kernel
+def test_fakehooks_put_the_fakes_behind_the_factories_and_take_them_away(tmp_path):
+    """The product's seams are plain factories; the test side replaces them (and a
+    monkeypatch puts the real ones back after the test)."""
+    from support import fakehooks
+    from support.fakenft import FakeNft
 
-    assert type(open_kernel()).__name__ == "FakeKernel"
+    import netctl.etcfiles
+    import netctl.kernel
+    import netctl.service.context
+    from netctl.firewall import nft
+
+    with pytest.MonkeyPatch.context() as m:
+        fakehooks.install(tmp_path / "k.json", m.setattr)
+        assert isinstance(netctl.kernel.open_kernel(), FakeKernel)
+        assert isinstance(nft.open_nft(), FakeNft)
+        assert netctl.etcfiles.etc_dir() == tmp_path / "etc-netns"
+        assert netctl.service.context.privileged() is True
+    assert type(nft.open_nft()) is nft.Nft
+    assert netctl.etcfiles.etc_dir() == netctl.etcfiles.ETC_DIR
+    assert netctl.kernel.open_kernel.__module__ == "netctl.kernel"
 
 
 def test_importing_the_kernel_package_does_not_import_pyroute2():
     code = (
-        "import sys, netctl.kernel, netctl.kernel.fake, netctl.kernel.nsexec; "
+        f"import sys; sys.path.insert(0, {str(fakenetctl.TESTS)!r}); "
+        "import netctl.kernel, support.fakekernel, netctl.kernel.nsexec; "
         "print('pyroute2' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -236,3 +256,24 @@ def test_ipv6_switch_returns_what_it_was_and_off_drops_ipv6_addresses(k):
     assert k.link_get("br0").addresses == ("10.0.0.1/24",)
     assert k.ipv6_enable("br0", on=False) is False
     assert _code(k.addr_add, "br0", "fd00::1/64") == errno.EACCES
+
+
+
+def test_the_runner_puts_the_fakes_behind_a_fresh_interpreters_lazy_imports(tmp_path):
+    """fakenetctl.py: the fake kernel, the /etc/netns stand-in, and the fake nft (installed
+    when the firewall layer is first imported): nothing lands in the real kernel or /etc."""
+    kernel = tmp_path / "kernel.json"
+    env = {**os.environ, "NETCTL_STATE": str(tmp_path / "state.toml"), "NETCTL_CONFIG": os.devnull,
+           fakenetctl.ENV: str(kernel)}
+
+    def netctl(*args: str) -> str:
+        proc = subprocess.run(fakenetctl.command(*args), env=env, capture_output=True, text=True)
+        assert (proc.returncode, proc.stderr) == (0, ""), (args, proc.stderr)
+        return proc.stdout
+
+    netctl("network", "create", "fk-n", "--subnet", "10.9.0.0/24")
+    netctl("sandbox", "create", "fk-s")
+    bridge = json.loads(netctl("network", "inspect", "fk-n"))[0]["bridge"]
+    assert FakeKernel(kernel).link_get(bridge) is not None and FakeKernel(kernel).netns_list() == ["fk-s"]
+    assert "masquerade" in json.loads(Path(f"{kernel}.nft.json").read_text())["tables"]["inet"]
+    assert (tmp_path / "etc-netns" / "fk-s" / "hosts").exists() and not os.path.lexists("/etc/netns/fk-s")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
+from support.fakenft import apply_script
+
 from netctl.firewall import rules
-from netctl.firewall.nft import apply_script
 from netctl.model import Network, State, Subnet
 
 
@@ -109,14 +110,14 @@ def test_create_and_rm_change_the_tables_connect_does_not(cli, monkeypatch):
     net = json.loads(cli.ok("network", "inspect", "a", "--format", "json"))[0]
     assert f'oifname != "{net["bridge"]}" masquerade' in _tables(cli)["inet"]
     assert _fw(cli)["sysctl"] == {"net.ipv4.ip_forward": "1"}
-    from netctl.firewall import nft
+    from support.fakenft import FakeNft
 
     def boom(*_a, **_k):
         raise AssertionError("connect ran nft")
 
     with monkeypatch.context() as m:
-        m.setattr(nft.FakeNft, "apply", boom)
-        m.setattr(nft.FakeNft, "table", boom)
+        m.setattr(FakeNft, "apply", boom)
+        m.setattr(FakeNft, "table", boom)
         cli.ok("sandbox", "create", "s")
         cli.ok("network", "connect", "a", "s")
         cli.ok("network", "disconnect", "a", "s")

@@ -387,7 +387,7 @@ def test_lock_path_that_is_a_symlink_is_not_followed(world, tmp_path):
 def _as_nobody(cli, args: list[str]) -> tuple[int, str]:
     """The CLI in a forked child running as uid/gid 65534 (or as this non-root user), with this
     process's environment (the cli fixture's); its exit code and stderr."""
-    forkrun.preload("netctl.kernel.fake")
+    forkrun.preload("support.fakekernel")
     code, _, err = forkrun.run(args, dict(os.environ), forkrun.become_nobody if os.geteuid() == 0 else None)
     return code, err
 

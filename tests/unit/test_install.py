@@ -32,13 +32,25 @@ def installed_files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink()}
 
 
-@pytest.mark.skipif(not WHEELHOUSE and os.environ.get("CI") != "true",
-                    reason="set NETCTL_WHEELHOUSE (bash .ci/run does) to install offline")
-def test_install_puts_netctl_man_pages_and_completions_in_place_and_uninstall_removes_them(tmp_path):
+OFFLINE = pytest.mark.skipif(not WHEELHOUSE and os.environ.get("CI") != "true",
+                             reason="set NETCTL_WHEELHOUSE (bash .ci/run does) to install offline")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """One install shared by this module's tests (each takes ~7 s): the root it went to.  The
+    tests below run in file order; the last one uninstalls."""
     if subprocess.run([PYTHON, "-c", "import ensurepip, venv"], capture_output=True).returncode != 0:
         pytest.skip(f"{PYTHON} has no venv module (the script would apt-get install it)")
-    res = run(tmp_path)
+    root = tmp_path_factory.mktemp("install")
+    res = run(root)
     assert res.returncode == 0, res.stderr
+    return root
+
+
+@OFFLINE
+def test_install_puts_netctl_man_pages_and_completions_in_place(installed):
+    tmp_path = installed
     usr = tmp_path / "usr"
     files = installed_files(usr)
     assert {"bin/netctl", "share/bash-completion/completions/netctl", "share/zsh/site-functions/_netctl",
@@ -55,21 +67,15 @@ def test_install_puts_netctl_man_pages_and_completions_in_place_and_uninstall_re
     # the installed command runs from its own venv, not from this checkout or the test's python
     home = (tmp_path / "opt").resolve()
     assert os.path.realpath(usr / "bin" / "netctl").startswith(str(home))
-
-    res = run(tmp_path, "--uninstall")
-    assert res.returncode == 0, res.stderr
-    assert installed_files(usr) == set()
-    assert not (tmp_path / "opt").exists()
+    shipped = [p for p in home.rglob("netctl/**/*") if "site-packages" in p.parts]
+    assert shipped and not [p.name for p in shipped if "fake" in p.name.lower()]  # tests/support's
 
 
-@pytest.mark.skipif(not WHEELHOUSE and os.environ.get("CI") != "true",
-                    reason="set NETCTL_WHEELHOUSE (bash .ci/run does) to install offline")
-def test_an_upgrade_that_fails_leaves_the_installed_netctl_working(tmp_path):
+@OFFLINE
+def test_an_upgrade_that_fails_leaves_the_installed_netctl_working(installed):
     """The second run wiped the venv (venv --clear) before pip ran: with no index reachable
     the upgrade failed and netctl was gone (exit 127)."""
-    if subprocess.run([PYTHON, "-c", "import ensurepip, venv"], capture_output=True).returncode != 0:
-        pytest.skip(f"{PYTHON} has no venv module (the script would apt-get install it)")
-    assert run(tmp_path).returncode == 0
+    tmp_path = installed
     netctl = tmp_path / "usr" / "bin" / "netctl"
     empty = tmp_path / "no-wheels"
     empty.mkdir()
@@ -79,6 +85,14 @@ def test_an_upgrade_that_fails_leaves_the_installed_netctl_working(tmp_path):
     res = run(tmp_path)  # a good upgrade reuses the venv
     assert res.returncode == 0 and "upgrading" in res.stderr, res.stderr
     assert subprocess.run([str(netctl), "--version"], capture_output=True).returncode == 0
+
+
+@OFFLINE
+def test_uninstall_removes_what_install_put(installed):
+    res = run(installed, "--uninstall")
+    assert res.returncode == 0, res.stderr
+    assert installed_files(installed / "usr") == set()
+    assert not (installed / "opt").exists()
 
 
 def test_install_refuses_to_replace_a_directory_that_is_not_its_venv(tmp_path):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import fakenetctl
 
 PKG = Path(__file__).resolve().parents[2] / "netctl"
 
@@ -73,6 +74,30 @@ def test_pure_core_does_no_io_imports(pure):
     assert hits == []
 
 
+def _shipped() -> list[Path]:
+    """The files ``pip install .`` puts in the wheel: pyproject's package discovery, run."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    root = PKG.parent
+    found = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = find_packages(where=str(root), include=found["include"], exclude=found.get("exclude", ()))
+    return [f for p in packages for f in (root / p.replace(".", "/")).iterdir() if f.is_file()]
+
+
+def test_the_installed_package_has_no_test_double_and_no_test_hook():
+    """The fake kernel and FakeNft live in tests/support (fakehooks puts them behind the
+    product's factories): nothing shipped may carry them or read a variable that swaps the
+    kernel, or an environment could run the installed netctl on a fake."""
+    shipped = _shipped()
+    assert PKG / "kernel" / "netlink.py" in shipped and not any("tests" in f.parts for f in shipped)
+    fakes = [f.name for f in shipped if "fake" in f.name.lower()]
+    hooks = [f.name for f in shipped if f.suffix == ".py" and any(
+        word in f.read_text() for word in ("NETCTL_FAKE_KERNEL", "FakeKernel", "FakeNft", "FAKE_KERNEL"))]
+    assert (fakes, hooks) == ([], [])
+
+
 def test_drivers_never_touch_the_state_file():
     for mod, imps in _modules().items():
         if mod.startswith("netctl.drivers"):
@@ -97,7 +122,6 @@ print(json.dumps(heavy), file=sys.stderr)
 ])
 def test_read_paths_load_neither_pyroute2_nor_rich(tmp_path, args):
     env = {**os.environ, "NETCTL_STATE": str(tmp_path / "state.toml")}
-    env.pop("NETCTL_FAKE_KERNEL", None)
     proc = subprocess.run([sys.executable, "-c", LOADED.format(args=args)], env=env,
                           capture_output=True, text=True, check=False)
     loaded = json.loads(proc.stderr.strip().splitlines()[-1])
@@ -105,6 +129,9 @@ def test_read_paths_load_neither_pyroute2_nor_rich(tmp_path, args):
 
 
 FIREWALL_LOADED = """import sys, json
+sys.path.insert(0, {tests!r})
+from support import fakehooks
+fakehooks.install({kernel!r})
 from netctl.cli import main
 for args in {argvs}:
     try:
@@ -121,12 +148,14 @@ def test_a_connect_without_publish_loads_no_firewall_layer(tmp_path):
     heavy = ["netctl.firewall.sync", "netctl.firewall.nft", "netctl.firewall.libnft",
              "netctl.firewall.hostports"]
     argvs = [["sandbox", "create", "s"], ["network", "connect", "br", "s"]]
+    kernel = str(tmp_path / "kernel.json")
     env = {**os.environ, "NETCTL_STATE": str(tmp_path / "state.toml"), "NETCTL_CONFIG": "/dev/null",
-           "NETCTL_FAKE_KERNEL": str(tmp_path / "kernel.json")}
-    setup = subprocess.run([sys.executable, "-m", "netctl", "network", "create", "br"],
+           fakenetctl.ENV: kernel}
+    setup = subprocess.run(fakenetctl.command("network", "create", "br"),
                            env=env, capture_output=True, text=True, check=False)
     assert setup.returncode == 0, setup.stderr
-    proc = subprocess.run([sys.executable, "-c", FIREWALL_LOADED.format(argvs=argvs, heavy=heavy)],
+    script = FIREWALL_LOADED.format(argvs=argvs, heavy=heavy, tests=str(fakenetctl.TESTS), kernel=kernel)
+    proc = subprocess.run([sys.executable, "-c", script],
                           env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stderr.strip().splitlines()[-1]) == []

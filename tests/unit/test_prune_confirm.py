@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-import sys
 
 import pytest
+from support import fakenetctl
 
 from netctl.cli import main
 
@@ -66,10 +67,11 @@ def test_only_what_was_asked_about_is_removed(idle, monkeypatch):
 def test_echo_n_pipe_in_a_real_process(idle, tmp_path):
     """The issue's exact command line: stdin a pipe, not a terminal."""
     before = idle.state_bytes()
-    proc = subprocess.run([sys.executable, "-m", "netctl", "network", "prune"], input=b"n\n",
+    env = {**os.environ, fakenetctl.ENV: str(idle.kernel_file)}
+    proc = subprocess.run(fakenetctl.command("network", "prune"), input=b"n\n", env=env,
                           capture_output=True, check=False)
     assert proc.returncode == 0 and proc.stdout == b"" and b"nothing removed" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "netctl", "network", "prune"], stdin=subprocess.DEVNULL,
+    proc = subprocess.run(fakenetctl.command("network", "prune"), stdin=subprocess.DEVNULL, env=env,
                           capture_output=True, check=False)
     assert proc.returncode == 0 and proc.stdout == b""
     assert idle.state_bytes() == before

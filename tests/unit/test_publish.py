@@ -159,13 +159,13 @@ def test_a_plain_connect_next_to_published_ports_runs_no_nft(cli, monkeypatch):
     cli.ok("sandbox", "create", "s")
     cli.ok("sandbox", "create", "t")
     cli.ok("network", "connect", "a", "s", "-p", "8080:80")
-    from netctl.firewall import nft
+    from support.fakenft import FakeNft
 
     def boom(*_a, **_k):
         raise AssertionError("ran nft")
 
     with monkeypatch.context() as m:
-        m.setattr(nft.FakeNft, "apply", boom)
-        m.setattr(nft.FakeNft, "table", boom)
+        m.setattr(FakeNft, "apply", boom)
+        m.setattr(FakeNft, "table", boom)
         cli.ok("network", "connect", "a", "t")
         cli.ok("network", "disconnect", "a", "t")

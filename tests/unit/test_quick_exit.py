@@ -14,19 +14,20 @@ import subprocess
 import sys
 
 import pytest
+from support import fakenetctl
 
 ENTRY = ("import atexit, sys\n"
          "atexit.register(lambda: sys.stderr.write('interpreter teardown ran\\n'))\n"
-         "from netctl.cli import main\n"
-         "sys.argv[0] = 'netctl'\n"
+         f"sys.path.insert(0, {str(fakenetctl.TESTS)!r})\n"
+         "from support.fakenetctl import main\n"
          "main()\n")
 
 
 @pytest.fixture
 def run(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETCTL_") and k != "PYTHONUNBUFFERED"}
-    env.update(NETCTL_STATE=str(tmp_path / "state.toml"), NETCTL_FAKE_KERNEL=str(tmp_path / "kernel.json"),
-               NETCTL_CONFIG=os.devnull)
+    env.update(NETCTL_STATE=str(tmp_path / "state.toml"), NETCTL_CONFIG=os.devnull,
+               **{fakenetctl.ENV: str(tmp_path / "kernel.json")})
 
     def call(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-c", ENTRY, *args], env={**env, **(extra or {})},
@@ -46,10 +47,11 @@ def test_the_ordinary_exit_is_still_there_for_measuring(run):
     assert (res.returncode, res.stderr) == (0, "interpreter teardown ran\n")
 
 
-def test_long_output_through_a_pipe_arrives_whole(run):
-    """stdout to a pipe is block-buffered: without the flush the tail would be lost."""
+def test_long_output_through_a_pipe_arrives_whole(run, cli):
+    """stdout to a pipe is block-buffered: without the flush the tail would be lost.  The 60
+    networks are made in-process (the cli fixture: the same state and fake kernel files)."""
     for i in range(60):
-        assert run("network", "create", f"net{i:02d}", "--subnet", f"10.8.{i}.0/24").returncode == 0
+        cli.ok("network", "create", f"net{i:02d}", "--subnet", f"10.8.{i}.0/24")
     res = run("network", "ls", "--format", "json")
     assert res.returncode == 0 and res.stderr == ""
     assert sorted(n["name"] for n in json.loads(res.stdout)) == [f"net{i:02d}" for i in range(60)]

@@ -18,7 +18,7 @@ import functools
 import ipaddress
 
 from netctl.kernel.base import Link, Route
-from netctl.kernel.fakestate import (
+from support.fakestate import (
     HOST,
     LOOPBACK,
     FakeState,

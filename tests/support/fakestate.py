@@ -3,7 +3,6 @@ the derived facts (connected routes) that the fake's operations build on."""
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import ipaddress
 import json
@@ -103,18 +102,17 @@ class FakeState:
     def _save(self) -> None:
         if self._path is None:
             return
+        # vars(), not dataclasses.asdict (a deep copy), and no indent (which forces json's
+        # pure-Python encoder): an apply of 200 sandboxes saves ~1,200 times
         netns = {
-            key: {
-                "ipv6": ns.ipv6,
-                "routes": ns.routes,
-                "links": [dataclasses.asdict(x) for x in ns.links.values()],
-            }
+            key: {"ipv6": ns.ipv6, "routes": ns.routes, "links": [vars(x) for x in ns.links.values()]}
             for key, ns in self._ns.items()
         }
+        text = json.dumps({"version": 1, "next_index": self._next_index, "netns": netns,
+                           "host_bound": sorted(self._host_bound)})
         tmp = f"{self._path}.tmp{os.getpid()}"
         with open(tmp, "w") as f:
-            json.dump({"version": 1, "next_index": self._next_index, "netns": netns,
-                       "host_bound": sorted(self._host_bound)}, f, indent=1)
+            f.write(text)
         os.replace(tmp, self._path)
         self._seen = self._stamp()
 
