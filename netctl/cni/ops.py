@@ -60,8 +60,11 @@ def add(ctx, env: Env, conf: NetConf, cfg) -> dict:
             if wrong:
                 raise CniError(INVALID_CONFIG, f"network {conf.name!r} exists with other settings: "
                                + ", ".join(wrong), "the configuration asks what the network does not have")
-        sb = sandbox_of(state, env.container_id) or _adopt(ctx, state, env)
-        _same_namespace(ctx, sb, env.netns)
+        sb = sandbox_of(state, env.container_id)
+        if sb is None:
+            sb = _adopt(ctx, state, env)
+        else:
+            _same_namespace(ctx, sb, env.netns)
         ep_req = EndpointRequest(name=sb.name, ip=opts.ip, ip6=opts.ip6, mac=opts.mac,
                                  aliases=opts.aliases, publish=opts.publish)
         ep = connect.connect(ctx, net.name, sb.name, ep_req, ifname=env.ifname)
@@ -69,19 +72,21 @@ def add(ctx, env: Env, conf: NetConf, cfg) -> dict:
 
 
 def _adopt(ctx, state: State, env: Env) -> Sandbox:
-    """The container's namespace as a new adopted sandbox (issue 11's adoption)."""
-    from ..service import sandboxes
+    """The container's namespace as a new adopted sandbox (service/adopt.py): netctl binds
+    it at /run/netns/NAME, and never deletes it or changes what it did not put there."""
+    from ..service import adopt
+    from ..service.sandboxes import SandboxRequest
 
     name = sandbox_name(state, env.container_id)
-    return sandboxes.create(ctx, sandboxes.SandboxRequest(
-        name=name, netns=env.netns, labels=[f"{LABEL}={env.container_id}"]))
+    req = SandboxRequest(name=name, labels=[f"{LABEL}={env.container_id}"])
+    return adopt.adopt(ctx, name, netns=env.netns, req=req)
 
 
 def _same_namespace(ctx, sb: Sandbox, netns: str) -> None:
-    """A second network for a known container must be in the namespace adopted first."""
-    from ..service import sandboxes
-
-    if not sandboxes.is_namespace(ctx, sb, netns):
+    """CNI_NETNS must be the namespace the container's sandbox adopted (a second network
+    for a known container, a repeated ADD, a CHECK)."""
+    probe = ctx.kernel.netns_probe(netns)
+    if sb.adopted is None or (probe.ino, probe.cookie) != (sb.adopted["ino"], sb.adopted["cookie"]):
         raise CniError(PLUGIN_BASE + 4,
                        f"container's sandbox {sb.name!r} holds another namespace than {netns}")
 

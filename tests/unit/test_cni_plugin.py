@@ -181,3 +181,25 @@ def test_the_console_script_is_the_plugin_under_cni_command_without_click():
     cli = subprocess.run([sys.executable, "-m", "netctl", "--version"], capture_output=True, text=True,
                          env={k: v for k, v in os.environ.items() if k != "CNI_COMMAND"}, cwd=REPO)
     assert cli.returncode == 0 and "netctl, version" in cli.stdout
+
+
+def test_status_says_whether_netctl_is_on_the_usual_cni_path(tmp_path):
+    from netctl.cni import reach
+
+    dirs = (str(tmp_path / "opt"), str(tmp_path / "lib"), str(tmp_path / "libexec"))
+    assert reach.facts(dirs)["reachable"] is False
+    assert "not on the usual CNI_PATH" in reach.line(reach.facts(dirs))
+    os.mkdir(dirs[0])
+    old = tmp_path / "old-netctl"
+    old.write_text("#!/usr/bin/python3\nfrom netctl.cli import main\nmain()\n")
+    old.chmod(0o755)
+    (tmp_path / "opt" / "netctl").symlink_to(old)
+    got = reach.facts(dirs)
+    assert not got["reachable"] and "older netctl" in reach.line(got)
+    os.mkdir(dirs[1])
+    new = tmp_path / "new-netctl"
+    new.write_text("#!/usr/bin/python3\nfrom netctl.entry import main\nmain()\n")
+    new.chmod(0o755)
+    (tmp_path / "lib" / "netctl").symlink_to(new)
+    got = reach.facts(dirs)
+    assert got["reachable"] and reach.line(got) == f"plugin reachable as {dirs[1]}/netctl -> {new}"
