@@ -86,6 +86,8 @@ def parse_env(environ: dict[str, str]) -> Env:
     for name in _NEEDS[command]:
         if not environ.get(name):
             raise CniError(INVALID_ENV, f"{name} is required for {command}")
+    if command in ("VERSION", "GC", "STATUS"):  # libcni probes VERSION with CNI_NETNS=dummy
+        return Env(command)
     env = Env(command, environ.get("CNI_CONTAINERID", ""), environ.get("CNI_NETNS", ""),
               environ.get("CNI_IFNAME", ""), parse_args(environ.get("CNI_ARGS", "")),
               [p for p in environ.get("CNI_PATH", "").split(":") if p])

@@ -100,6 +100,10 @@ def test_version_answers_whatever_the_other_variables(tmp_path):
     assert (code, doc) == (0, {"cniVersion": "1.0.0", "supportedVersions": ["1.0.0", "1.1.0"]})
     code, doc = run({"CNI_COMMAND": "VERSION"}, b"", tmp_path)
     assert doc["cniVersion"] == "1.1.0"
+    # how libcni (podman's CNI backend) validates a conflist: the other variables are "dummy"
+    dummy = {"CNI_COMMAND": "VERSION", "CNI_NETNS": "dummy", "CNI_IFNAME": "dummy",
+             "CNI_CONTAINERID": "dummy", "CNI_PATH": "dummy"}
+    assert run(dummy, {"cniVersion": "1.0.0"}, tmp_path)[0] == 0
 
 
 def test_network_request_maps_every_netctl_key():
