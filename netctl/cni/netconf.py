@@ -218,3 +218,16 @@ def network_mismatch(conf: NetConf, req, net) -> list[str]:
     out += [f"option {k}={v}" for k, v in options.items() if net.options.get(k) != v]
     out += [f"label {k}={v}" for k, v in labels.items() if net.labels.get(k) != v]
     return out
+
+
+def conflist(net, state_path: str | None, version: str = "1.0.0") -> dict:
+    """A network configuration list for an existing netctl network ``net``: what a runtime
+    needs to attach containers to it (``netctl cni NETWORK``)."""
+    plugin: dict[str, Any] = {"type": "netctl"}
+    subnets = [s.subnet for s in net.subnets]
+    if subnets:
+        plugin["subnet"] = subnets[0] if len(subnets) == 1 else subnets
+    if state_path:
+        plugin["state"] = state_path
+    plugin["capabilities"] = {"ips": True, "mac": True, "portMappings": True, "aliases": True}
+    return {"cniVersion": version, "name": net.name, "plugins": [plugin]}

@@ -207,3 +207,16 @@ def test_status_says_whether_netctl_is_on_the_usual_cni_path(tmp_path):
     (tmp_path / "lib" / "netctl").symlink_to(new)
     got = reach.facts(dirs)
     assert got["reachable"] and reach.line(got) == f"plugin reachable as {dirs[1]}/netctl -> {new}"
+
+
+def test_netctl_cni_prints_a_conflist_the_plugin_accepts(cli):
+    cli.ok("network", "create", "lab", "--subnet", "10.31.0.0/24")
+    out = json.loads(cli.ok("cni", "lab"))
+    assert out["name"] == "lab" and out["cniVersion"] == "1.0.0"
+    (entry,) = out["plugins"]
+    assert entry["type"] == "netctl" and entry["subnet"] == "10.31.0.0/24"
+    assert entry["state"] == str(cli.state.resolve())
+    conf = netconf.load(json.dumps({"cniVersion": out["cniVersion"], "name": out["name"], **entry}).encode(),
+                        "ADD")
+    assert netconf.network_request(conf).subnets == ["10.31.0.0/24"]
+    assert cli("cni", "nope").code == 3
