@@ -16,7 +16,6 @@ default ulimits (nofile 1048576) are replaced by ones under this process's limit
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil
@@ -114,10 +113,14 @@ def cgroupfs():
     ns.umount("/sys/fs/cgroup", ns.MNT_DETACH)
 
 
-def cid_ip(state_path: Path, cid: str) -> str:
+def endpoint_of(state_path: Path, cid: str):
     st = parse(state_path.read_bytes(), state_path)
     sb = next(s for s in st.sandboxes if s.labels.get("cni.container_id") == cid)
-    return next(e.ipv4 for e in st.endpoints if e.sandbox == sb.id).split("/")[0]
+    return next(e for e in st.endpoints if e.sandbox == sb.id)
+
+
+def cid_ip(state_path: Path, cid: str) -> str:
+    return endpoint_of(state_path, cid).ipv4.split("/")[0]
 
 
 def test_podman_containers_on_a_netctl_network_reach_each_other_and_a_sandbox(tmp_path, podroot, cgroupfs):
@@ -125,13 +128,16 @@ def test_podman_containers_on_a_netctl_network_reach_each_other_and_a_sandbox(tm
     netctl = Netctl(state)
     pod = Podman(podroot, plugin_dir(tmp_path / "plugins"))
     image = pod.image()
-    (pod.cni / "podlab.conflist").write_text(json.dumps({
-        "cniVersion": "1.0.0", "name": "podlab",
-        "plugins": [{"type": "netctl", "subnet": "10.89.7.0/24", "state": str(state)}]}))
+    netctl.ok("network", "create", "podlab", "--subnet", "10.89.7.0/24")
+    (pod.cni / "podlab.conflist").write_text(netctl.ok("cni", "podlab"))  # capabilities included
     try:
-        web = pod("run", "-d", "--name", "web", "--network", "podlab", image,
-                  "nc", "-ll", "-p", "8080", "-e", "echo", "from-web").strip()
+        web = pod("run", "-d", "--name", "web", "--network", "podlab", "--ip", "10.89.7.50",
+                  "--mac-address", "02:00:00:00:07:50", "--network-alias", "webby", "-p", "18080:8080",
+                  image, "nc", "-ll", "-p", "8080", "-e", "echo", "from-web").strip()
         web_ip = cid_ip(state, web)
+        ep = endpoint_of(state, web)  # podman's options arrived as runtimeConfig / CNI_ARGS
+        assert (web_ip, ep.mac, ep.ports) == ("10.89.7.50", "02:00:00:00:07:50", ["0.0.0.0:18080:8080/tcp"])
+        assert "webby" in ep.aliases
         netctl.ok("sandbox", "create", "side")
         netctl.ok("network", "connect", "podlab", "side")
         side_ip = netctl.ok("endpoint", "inspect", "side", "--format", "{ipv4}").strip().split("/")[0]
@@ -141,9 +147,14 @@ def test_podman_containers_on_a_netctl_network_reach_each_other_and_a_sandbox(tm
             out = pod("run", "--rm", "--name", "client", "--network", "podlab", image, "sh", "-c",
                       f"nc -w 5 {web_ip} 8080 && nc -w 5 {side_ip} 8081")
             assert out.split() == ["from-web", "from-side"]
-            back = subprocess.run(["ip", "netns", "exec", "side", BUSYBOX, "nc", "-w", "5", web_ip, "8080"],
+            # the sandbox reaches the container by its podman network alias (netctl's hosts file)
+            back = subprocess.run(["ip", "netns", "exec", "side", BUSYBOX, "nc", "-w", "5", "webby", "8080"],
                                   capture_output=True, text=True, timeout=30)
-            assert back.stdout.strip() == "from-web"
+            assert back.stdout.strip() == "from-web", back.stderr
+            # podman's -p 18080:8080 is netctl's published port
+            host = subprocess.run([BUSYBOX, "nc", "-w", "5", "10.89.7.1", "18080"],
+                                  capture_output=True, text=True, timeout=30)
+            assert host.stdout.strip() == "from-web", host.stderr
         finally:
             server.kill()
             server.wait()
@@ -151,6 +162,8 @@ def test_podman_containers_on_a_netctl_network_reach_each_other_and_a_sandbox(tm
         pod("rm", "-f", "-t", "0", "web")
         st = parse(state.read_bytes(), state)
         assert [s.name for s in st.sandboxes] == ["side"] and len(st.endpoints) == 1
+        rules = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
+        assert "18080" not in rules  # the published port went with the container
         assert netctl.run("check").code == 0
     finally:
         pod("rm", "-a", "-f", "-t", "0", check=False)
