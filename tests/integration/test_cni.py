@@ -175,3 +175,25 @@ def test_32_parallel_adds_and_dels_give_unique_addresses_and_a_clean_check(rt):
     assert [s.labels["cni.container_id"] for s in st.sandboxes] == ["warm"]
     assert Netctl(rt.state).run("check").code == 0
     rt.ok("DEL", cfg, "warm", "/run/netns/warm", "eth0")
+
+
+def test_a_fault_at_every_step_of_an_add_changes_nothing(rt, kern, tmp_path):
+    """ADD is one plan (network create, adoption, connect) in one transaction: failing it at
+    each traced step, before and after, leaves no state file and the kernel as it was."""
+    path = rt.netns("ctr8")
+    cfg = conf("cnilab", subnet="10.77.10.0/24")
+    snap, trace = kernel_snapshot(kern), tmp_path / "trace"
+    code, doc, _ = rt("ADD", cfg, CID, path, "eth0", NETCTL_TRACE=str(trace), NETCTL_FAULT="save")
+    assert code == 1 and doc["code"] == 101 and "injected fault" in doc["msg"], doc
+    steps = trace.read_text().split()
+    steps = steps[: steps.index("save")]
+    assert {"bridge-create", "netns-adopt", "veth-create"} <= set(steps), steps
+    for step in dict.fromkeys(steps):
+        for fault in (step, f"{step}:after"):
+            code, doc, _ = rt("ADD", cfg, CID, path, "eth0", NETCTL_FAULT=fault)
+            assert code == 1 and doc["code"] == 101, (fault, doc)
+            assert not rt.state.exists() or state_of(rt).networks == [], fault
+            assert left_behind(snap, kernel_snapshot(kern)) == [], fault
+    rt.ok("ADD", cfg, CID, path, "eth0")
+    assert left_behind(snap, kernel_snapshot(kern)) != []  # the comparison can fail
+    rt.ok("DEL", cfg, CID, path, "eth0")
