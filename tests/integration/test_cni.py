@@ -89,6 +89,14 @@ def test_del_succeeds_when_the_runtime_removed_the_namespace_first(rt, kern):
     assert rt.ok("DEL", cfg, CID, "", "eth0") is None
     assert rt.ok("DEL", cfg, CID, path, "eth0") is None
     assert state_of(rt).sandboxes == [] and Netctl(rt.state).run("check").code == 0
+    # and when the namespace itself is gone: netctl's binding removed behind its back too
+    path = rt.netns("ctr3")
+    rt.ok("ADD", cfg, CID, path, "eth0")
+    netns_del("ctr3")
+    netns_del(f"cni-{CID[:12]}")
+    assert rt.ok("DEL", cfg, CID, path, "eth0") is None
+    assert state_of(rt).sandboxes == [] and state_of(rt).endpoints == []
+    assert Netctl(rt.state).run("check").code == 0
 
 
 def test_a_failed_add_creates_no_network_and_changes_nothing(rt, kern):
