@@ -202,6 +202,10 @@ def test_a_fault_at_every_step_of_an_add_changes_nothing(rt, kern, tmp_path):
             assert code == 1 and doc["code"] == 101, (fault, doc)
             assert not rt.state.exists() or state_of(rt).networks == [], fault
             assert left_behind(snap, kernel_snapshot(kern)) == [], fault
+    # the runtime's SIGTERM (its timeout) in the middle: rolled back, "try again later"
+    code, doc, _ = rt("ADD", cfg, CID, path, "eth0", NETCTL_FAULT="veth-create:SIGTERM")
+    assert code == 1 and doc["code"] == 11 and "interrupted" in doc["msg"], doc
+    assert left_behind(snap, kernel_snapshot(kern)) == []
     rt.ok("ADD", cfg, CID, path, "eth0")
     assert left_behind(snap, kernel_snapshot(kern)) != []  # the comparison can fail
     rt.ok("DEL", cfg, CID, path, "eth0")
