@@ -109,6 +109,34 @@ def _sandbox(sb: Sandbox) -> None:
         host, _, addr = entry.partition(":")
         _rule(validate.hostname, host, f"{where}: extra_hosts")
         _rule(validate.address, addr, f"{where}: extra_hosts")
+    if sb.adopted is not None:
+        _adopted(sb.adopted, where)
+    if sb.hosts_file is not None:  # written as root: only for an adopted namespace's container
+        if sb.adopted is None:
+            raise Inconsistent(f"{where}: hosts_file without an adopted namespace")
+        _rule(validate.hosts_file, sb.hosts_file, f"{where}: hosts_file")
+
+
+ADOPTED_KEYS = {"ino", "cookie", "bound", "pid", "start"}
+
+
+def _adopted(adopted: dict[str, int], where: str) -> None:
+    """An adopted namespace's identity: what nsguard compares, and the process check/gc
+    look for.  A wrong "bound" would make ``sandbox rm`` unmount someone else's name."""
+    unknown = sorted(set(adopted) - ADOPTED_KEYS)
+    if unknown:
+        raise Inconsistent(f"{where}: adopted: unknown key {unknown[0]!r}")
+    for key in ("ino", "cookie", "bound"):
+        if key not in adopted:
+            raise Inconsistent(f"{where}: adopted: {key} missing")
+    if adopted["bound"] not in (0, 1):
+        raise Inconsistent(f"{where}: adopted: bound must be 0 or 1")
+    if adopted["ino"] <= 0 or adopted["cookie"] < 0:
+        raise Inconsistent(f"{where}: adopted: invalid namespace identity")
+    if ("pid" in adopted) != ("start" in adopted):
+        raise Inconsistent(f"{where}: adopted: pid and start go together")
+    if adopted.get("pid", 1) <= 0 or adopted.get("start", 0) < 0:
+        raise Inconsistent(f"{where}: adopted: invalid process")
 
 
 def _endpoint_fields(ep: Endpoint, where: str) -> None:

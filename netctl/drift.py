@@ -65,6 +65,10 @@ class Facts:
     host_resolv: str = ""
     host_bound: set[str] = field(default_factory=set)  # names whose /run/netns path is the host's
     host_hosts: str = ""  # the host's /etc/hosts (what a sandbox in its namespace sees)
+    # adopted sandboxes (service/adopt.py) whose path holds the namespace they adopted,
+    # and those whose adopted process has exited
+    adopted: set[str] = field(default_factory=set)
+    exited: set[str] = field(default_factory=set)
 
 
 def object_ids(state: State) -> set[str]:
@@ -129,6 +133,8 @@ def usable(sb: Sandbox, facts: Facts) -> bool:
     """The sandbox's namespace is there and is the one netctl made for it (``lo`` marked
     with its ID): only then is anything inside it checked or repaired."""
     view = facts.netns.get(sb.name)
+    if sb.adopted is not None:  # no mark: recognised by what adoption recorded
+        return view is not None and sb.name in facts.adopted
     return view is not None and _owner(view.links.get("lo")) == sb.id
 
 
@@ -136,7 +142,21 @@ def _owner(link: Link | None) -> str | None:
     return link.owner if link is not None else None
 
 
+def _adopted(sb: Sandbox, facts: Facts) -> list[Finding]:
+    if sb.name in facts.exited:
+        problem = f"process {sb.adopted['pid']} of the adopted namespace exited (run 'netctl gc')"
+    elif usable(sb, facts):
+        return []
+    elif sb.name in facts.netns:
+        problem = f"namespace /run/netns/{sb.name} is not the one netctl adopted"
+    else:
+        problem = f"adopted namespace /run/netns/{sb.name} missing"
+    return [Finding(SANDBOX, "sandbox", f"sandbox {sb.name}", problem, sb.id)]
+
+
 def _sandbox(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Finding]:
+    if sb.adopted is not None:
+        return _adopted(sb, facts)
     if host_mode(state, sb, index):
         if sb.name in facts.host_bound:
             return []
@@ -228,7 +248,8 @@ def _routes(state: State, sb: Sandbox, facts: Facts, wanted: list[Route], index:
     want = {_route_key(r) for r in wanted}
     problems = [f"default route via {g} dev {d} missing" for _, g, d in sorted(want - have, key=str)]
     problems += [f"unexpected default route via {g} dev {d}" for _, g, d in sorted(have - want, key=str)]
-    problems += _loopback(state, sb, view, index)
+    if sb.adopted is None:  # an adopted namespace's lo is its own
+        problems += _loopback(state, sb, view, index)
     return [Finding(ROUTE, "sandbox", f"sandbox {sb.name}", p, sb.id) for p in problems]
 
 

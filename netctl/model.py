@@ -77,6 +77,7 @@ _CHECKS: dict[str, Any] = {
     "dict[str, int]": lambda v: isinstance(v, dict)
     and all(isinstance(x, int) and not isinstance(x, bool) for x in v.values()),
 }
+_CHECKS["dict[str, int] | None"] = lambda v: v is None or _CHECKS["dict[str, int]"](v)
 
 
 _SCHEMAS: dict[type, dict[str, tuple[str, Any, type | None]]] = {}
@@ -191,6 +192,13 @@ class Sandbox:
     # start of every prefix not counted yet, so no name they handed out comes back.
     ifindexes: dict[str, int] = field(default_factory=dict)
     next_ifindex: int = 0
+    # A namespace netctl adopted (sandbox create --netns/--pid) instead of making: how it is
+    # recognised ("ino", "cookie"), whether netctl bind-mounted it at /run/netns/NAME
+    # ("bound" 1, else it was adopted where it was), and for a process's namespace the
+    # process ("pid", "start": its start time).  None (left out of the file) for netctl's own.
+    adopted: dict[str, int] | None = None
+    # a hosts file outside /etc/netns that netctl also writes (sandbox create --hosts-file)
+    hosts_file: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sandbox:

@@ -49,6 +49,16 @@ def ifname(value: str, what: str = "interface name") -> str:
     return value
 
 
+def hosts_file(value: str) -> str:
+    """An absolute path without ``.``/``..`` components, empty parts, or control characters:
+    where ``--hosts-file`` writes, kept to what it says (symlinks are refused when written)."""
+    parts = (value or "").split("/")
+    if (not value.startswith("/") or value == "/" or any(p in ("", ".", "..") for p in parts[1:])
+            or not value.isprintable()):
+        raise InvalidInput(f"invalid --hosts-file {value!r}: an absolute path to a file")
+    return value
+
+
 def hostname(value: str) -> str:
     if not HOSTNAME_RE.fullmatch(value or ""):
         raise InvalidInput(f"invalid hostname {value!r}")

@@ -88,6 +88,9 @@ def sandbox(state: State, sb: Sandbox, index: Index | None = None) -> dict[str, 
         "dns_options": list(sb.dns_options),
         "extra_hosts": list(sb.extra_hosts),
         "labels": dict(sb.labels),  # apply's netctl.project
+        "adopted": sb.adopted is not None,  # a namespace netctl did not make (--netns/--pid)
+        "pid": (sb.adopted or {}).get("pid"),  # the adopted process
+        "hosts_file": sb.hosts_file,
         "endpoints": [
             {"name": e.name, "network": index.networks[e.network].name, "ifname": e.ifname,
              "ipv4": e.ipv4, "ipv6": e.ipv6, "mac": e.mac}

@@ -40,14 +40,46 @@ def sandbox() -> None:
 @multi("--dns-search", "Search domain for resolv.conf ('.' alone: no search line).", "DOMAIN")
 @multi("--dns-option", "resolv.conf option.", "OPTION")
 @multi("--add-host", "Extra hosts entry.", "NAME:IP")
-def create(name, hostname, dns, dns_search, dns_option, add_host):
-    """Create sandbox NAME (/run/netns/NAME) and print its name."""
+@click.option("--netns", "netns_path", metavar="PATH", default=None, type=click.Path(),
+              help="Adopt the network namespace at PATH (e.g. /run/netns/x from 'ip netns add "
+                   "x', or /proc/PID/ns/net) instead of making one.")
+@click.option("--pid", type=int, default=None, metavar="PID",
+              help="Adopt the network namespace of process PID (a running container's).")
+@click.option("--hosts-file", metavar="PATH", default=None, type=click.Path(),
+              help="With --netns/--pid: also write the sandbox's hosts file into PATH, an "
+                   "existing regular file (not a symlink), e.g. the one a container reads.")
+def create(name, hostname, dns, dns_search, dns_option, add_host, netns_path, pid, hosts_file):
+    """Create sandbox NAME (/run/netns/NAME) and print its name.
+
+    With --netns PATH or --pid PID the sandbox adopts a namespace someone else made (a
+    podman/docker container, an 'ip netns add' namespace): netctl binds it at
+    /run/netns/NAME and changes nothing in it but the endpoints it connects there.
+    'sandbox rm' deletes those endpoints and unbinds /run/netns/NAME; the namespace, its
+    interfaces and routes are left as they were.  PATH /run/netns/NAME itself is adopted
+    where it is (no second mount; rm leaves the name).  When the adopted process exits,
+    'check' reports it and 'gc' removes the sandbox.  Refused: the host's or netctl's own
+    namespace, one that is a sandbox already (exit 4), a missing PATH or PID (3), a
+    symlink other than /proc/PID/ns/net or a file that is no network namespace (2).
+
+    \b
+    Name resolution: the container does not read /etc/netns/NAME (only 'ip netns exec'
+    and 'netctl sandbox exec' do).  Give --hosts-file with the file the container
+    reads as /etc/hosts (podman: 'podman inspect -f {{.HostsPath}} C'; docker:
+    'docker inspect -f {{.HostsPath}} C'), or copy /etc/netns/NAME/hosts there yourself.
+    """
     from ..service.sandboxes import SandboxRequest
     from ..service.sandboxes import create as create_sandbox
 
     req = SandboxRequest(name=name, hostname=hostname, dns=list(dns), dns_search=list(dns_search),
                          dns_options=list(dns_option), add_hosts=list(add_host))
-    click.echo(create_sandbox(service(), req).name)
+    if netns_path is None and pid is None:
+        if hosts_file is not None:
+            raise click.UsageError("--hosts-file needs --netns or --pid")
+        click.echo(create_sandbox(service(), req).name)
+        return
+    from ..service.adopt import adopt
+
+    click.echo(adopt(service(), name, netns=netns_path, pid=pid, req=req, hosts_file=hosts_file).name)
 
 
 @sandbox.command()

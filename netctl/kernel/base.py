@@ -63,6 +63,17 @@ def _parse_mark(alias: str | None) -> tuple[str | None, str | None]:
 
 
 @dataclass(frozen=True)
+class Adoptee:
+    """A namespace file someone else made, as ``netns_probe`` read it: what adoption
+    records (``ino``, ``cookie``) and what it refuses on (``home``, netctl marks in ``links``)."""
+
+    ino: int  # nsfs inode
+    cookie: int  # SO_NETNS_COOKIE: never the same for two namespaces of one boot
+    home: bool  # the namespace netctl runs in, or the init process's
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True)
 class Route:
     dst: str  # "default" or a CIDR
     gateway: str | None = None
@@ -101,6 +112,20 @@ class Kernel(Protocol):
         """Whether /run/netns/NAME cannot be a namespace netctl made, whatever its ``lo``
         says: a symlink (netctl mounts namespaces onto plain files), or the namespace this
         process works in (the "host"), or the init process's."""
+
+    def netns_probe(self, path: str) -> Adoptee:
+        """Read the network namespace file PATH (``ip netns add``'s, ``/proc/PID/ns/net``)
+        without changing anything: NotFound if missing, InvalidInput if it is a symlink
+        (``/proc/PID/ns/net`` excepted) or not a network namespace."""
+
+    def netns_adopt(self, name: str, path: str, ino: int, cookie: int) -> None:
+        """Bind the namespace at PATH onto ``/run/netns/NAME`` (EEXIST if NAME exists),
+        after checking it is still the one probed (``ino``, ``cookie``); ``netns_delete``
+        undoes it by unmounting, which never destroys a namespace something else holds."""
+
+    def netns_identity(self, name: str) -> tuple[int, int] | None:
+        """(inode, cookie) of the namespace at ``/run/netns/NAME``; None when NAME is
+        missing, a symlink, or not a network namespace.  How an adopted one is recognised."""
 
     # --- links ---
     def links(self, netns: str | None = None) -> list[Link]: ...

@@ -21,7 +21,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from netctl import errors
 from netctl.kernel import netns as ns
 from netctl.kernel import rtnl
-from netctl.kernel.base import Link, Route
+from netctl.kernel.base import Adoptee, Link, Route
 from netctl.txn import checkpoint
 
 IFA_F_NODAD = 0x02
@@ -202,6 +202,48 @@ class NetlinkKernel:
     def netns_delete(self, name: str) -> None:
         self._drop_socket(name)
         ns.remove(name)
+
+    # --- namespaces made by others (kernel/adoptns.py) ---
+    def netns_probe(self, path: str) -> Adoptee:
+        from netctl.kernel import adoptns
+
+        fd = adoptns.open_source(path)
+        try:
+            ino, cookie = adoptns.identity(fd, self._nsfs_dev, self._home, path)
+            home = ino in ns.home_inodes(self._home)
+            return Adoptee(ino, cookie, home, () if home else self._links_of(fd, path))
+        finally:
+            os.close(fd)
+
+    def _links_of(self, fd: int, what: str) -> tuple[Link, ...]:
+        """The links of the namespace behind ``fd`` (a socket opened there for one dump)."""
+        ns.setns(fd)
+        try:
+            with _mapped(f"open netlink socket in {what}"):
+                ipr = IPRoute()
+        finally:
+            ns.setns(self._home)
+        with ipr, _mapped(f"list links in {what}"):
+            msgs = ipr.link("dump")
+            names = {m["index"]: m.get("ifname") for m in msgs}
+            return tuple(rtnl.link(m, names, {}) for m in msgs)
+
+    def netns_adopt(self, name: str, path: str, ino: int, cookie: int) -> None:
+        from netctl.kernel import adoptns
+
+        self._drop_socket(name)
+        fd = adoptns.open_source(path)
+        try:
+            if adoptns.identity(fd, self._nsfs_dev, self._home, path) != (ino, cookie):
+                raise errors.Conflict(f"{path} changed while netctl looked at it")
+            adoptns.bind(name, fd, self._nsfs_dev)
+        finally:
+            os.close(fd)
+
+    def netns_identity(self, name: str) -> tuple[int, int] | None:
+        from netctl.kernel import adoptns
+
+        return adoptns.named(name, self._nsfs_dev, self._home)
 
     # --- links ---
     def links(self, netns: str | None = None) -> list[Link]:

@@ -14,7 +14,7 @@ from .. import drift, etcfiles
 from ..errors import KernelError, NetctlError, PermissionDenied
 from ..kernel.base import Route
 from ..model import State
-from . import gateway
+from . import adopt, gateway, nsguard
 from .context import Context
 
 
@@ -40,16 +40,32 @@ def read_facts(ctx: Context, state: State) -> drift.Facts:
         if name in links:
             links[name] = replace(links[name], alias=mark)
     bound = {name for name in views if name in sandboxes and k.netns_is_host(name)}
-    return drift.Facts(host, views, files, etcfiles.host_resolv_text(), bound, etcfiles.host_hosts_text())
+    facts = drift.Facts(host, views, files, etcfiles.host_resolv_text(), bound, etcfiles.host_hosts_text())
+    adopted = [sb for sb in state.sandboxes if sb.adopted is not None]
+    facts.adopted = {sb.name for sb in adopted if sb.name in views and nsguard.is_adopted(k, sb)}
+    facts.exited = {sb.name for sb in adopted if adopt.process_exited(sb)}
+    return facts
 
 
-def wanted_routes(state: State) -> dict[str, list[Route]]:
-    return {sb.id: gateway.wanted_routes(state, sb) for sb in state.sandboxes}
+def wanted_routes(state: State, facts: drift.Facts | None = None) -> dict[str, list[Route]]:
+    """The default routes each sandbox should have; in an adopted namespace only those
+    through netctl's interfaces, and none of a family the namespace routes itself (the
+    routes in ``facts`` are narrowed to netctl's to match: see gateway.own_defaults)."""
+    wanted = {sb.id: gateway.wanted_routes(state, sb) for sb in state.sandboxes}
+    for sb in state.sandboxes:
+        view = facts.netns.get(sb.name) if facts is not None and sb.adopted is not None else None
+        if view is not None:
+            mine = {n for n, x in view.links.items() if x.owner is not None and x.state_id == state.state_id}
+            defaults = [r for r in view.routes if r.dst == "default"]
+            ours, wanted[sb.id] = gateway.own_defaults(defaults, wanted[sb.id], mine)
+            view.routes = [r for r in view.routes if r.dst != "default"] + ours
+    return wanted
 
 
 def findings(ctx: Context, state: State) -> list[drift.Finding]:
     """Every difference between ``state`` and the kernel now (the caller holds the lock)."""
-    found = drift.compare(state, read_facts(ctx, state), wanted_routes(state))
+    facts = read_facts(ctx, state)
+    found = drift.compare(state, facts, wanted_routes(state, facts))
     return found + firewall_findings(ctx, state)
 
 

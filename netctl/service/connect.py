@@ -56,7 +56,7 @@ def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointReque
         if driver.plumbs:
             endpoints.ready_to_plumb(ctx, state, sb)
             driver.check_routes(net, ep, sb)
-            ep.ifname = ifname or endpoints.next_ifname(net, sb)
+            ep.ifname = ifname or endpoints.next_ifname(net, sb, endpoints.taken_ifnames(ctx, sb))
         ep.sandbox, ep.priority = sb.id, priority
         driver.create_endpoint(net, ep, tx, into=sb if driver.plumbs else None)
         state.endpoints.append(ep)

@@ -197,3 +197,16 @@ class Context:
             if not done:
                 print(f"netctl: warning: /etc/netns/{sb.name} not updated: namespace "
                       f"/run/netns/{sb.name} is not netctl's", file=sys.stderr)
+            elif sb.hosts_file is not None:
+                self._copy_hosts(sb, files["hosts"])
+
+    @staticmethod
+    def _copy_hosts(sb: Sandbox, text: str) -> None:
+        """The copy an adopted sandbox's container reads (sandbox create --hosts-file)."""
+        from .. import hostscopy
+        from ..errors import NetctlError
+
+        try:
+            hostscopy.write(sb.hosts_file, text)
+        except (NetctlError, OSError) as exc:
+            print(f"netctl: warning: {exc}", file=sys.stderr)

@@ -120,13 +120,24 @@ def ready_to_plumb(ctx: Context, state: State, sb: Sandbox) -> None:
     leftovers.clear_sandbox(ctx, state, sb)
 
 
-def next_ifname(net: Network, sb: Sandbox) -> str:
+def next_ifname(net: Network, sb: Sandbox, taken: set[str] | None = None) -> str:
     """``<prefix><n>`` from the sandbox's counter for that prefix, which only goes up
-    (spec §7.2: kept per sandbox and per prefix, so eth0 then net0)."""
+    (spec §7.2: kept per sandbox and per prefix, so eth0 then net0); names in ``taken``
+    (an adopted namespace's own interfaces, see ``taken_ifnames``) are skipped."""
     prefix = net.options.get("iface_prefix", "eth")
     n = sb.ifindexes.get(prefix, sb.next_ifindex)
+    while f"{prefix}{n}" in (taken or ()):
+        n += 1
     sb.ifindexes[prefix] = n + 1
     return f"{prefix}{n}"
+
+
+def taken_ifnames(ctx: Context, sb: Sandbox) -> set[str] | None:
+    """The interfaces an adopted namespace already has (a container's own eth0): the names
+    netctl must not pick there.  None for netctl's own, where only its counter decides."""
+    if sb.adopted is None:
+        return None
+    return {x.name for x in ctx.kernel.links(netns=sb.name)}
 
 
 def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, tx: Transaction) -> None:
@@ -140,7 +151,7 @@ def _join(ctx: Context, state: State, ep: Endpoint, sb: Sandbox, priority: int, 
         ready_to_plumb(ctx, state, sb)
     ep.sandbox, ep.priority = sb.id, priority
     if driver.plumbs:
-        ep.ifname = next_ifname(net, sb)
+        ep.ifname = next_ifname(net, sb, taken_ifnames(ctx, sb))
         driver.join(net, ep, sb, tx)
         gateway.apply(ctx.kernel, state, sb, tx)
         publish.sync_if(ctx, state, ep, tx)

@@ -65,9 +65,26 @@ def _loopback(kernel: Kernel, state: State, sb: Sandbox, tx: Transaction) -> Non
             lambda: kernel.ipv6_enable("lo", netns=sb.name, on=not on))
 
 
+def own_defaults(current: list[Route], wanted: list[Route],
+                 mine: set[str]) -> tuple[list[Route], list[Route]]:
+    """In an adopted namespace netctl owns only the default routes through its interfaces
+    (``mine``); a family that already has a default route of the namespace's own keeps it,
+    and netctl adds none there.  (current, wanted) as netctl may change them."""
+    theirs = {r.family for r in current if r.dev not in mine}
+    return [r for r in current if r.dev in mine], [r for r in wanted if r.family not in theirs]
+
+
+def netctl_links(kernel: Kernel, state: State, sb: Sandbox) -> set[str]:
+    """The interfaces in ``sb``'s namespace that carry this state's mark."""
+    return {x.name for x in kernel.links(netns=sb.name)
+            if x.owner is not None and x.state_id == state.state_id}
+
+
 def _routes(kernel: Kernel, state: State, sb: Sandbox, tx: Transaction) -> None:
     current = [r for r in kernel.routes(netns=sb.name) if r.dst == "default"]
     wanted = wanted_routes(state, sb)
+    if sb.adopted is not None:
+        current, wanted = own_defaults(current, wanted, netctl_links(kernel, state, sb))
     same = {(r.family, r.gateway, r.dev) for r in current} == {
         (r.family, r.gateway, r.dev) for r in wanted
     }

@@ -44,6 +44,8 @@ def enter(ctx: Context, sb: Sandbox, tx: Transaction) -> None:
         raise NotFound(f"namespace of sandbox {sb.name!r} is gone (run 'netctl gc')")
     if not nsguard.ours(k, sb):
         raise Conflict(f"namespace /run/netns/{sb.name} is not netctl's: netctl leaves it alone")
+    if sb.adopted is not None:  # the swap below would unmount the adopted namespace
+        raise Conflict(f"sandbox {sb.name!r} adopted a namespace of its own: it cannot join a host network")
     mark = ctx.mark(sb.id)
     tx.step("netns-own-delete", lambda: k.netns_delete(sb.name),
             lambda: k.netns_create(sb.name, alias=mark))

@@ -31,6 +31,7 @@ from pathlib import Path
 from ..errors import NetctlError, PermissionDenied
 from ..kernel.base import Kernel
 from ..model import SCHEMA, State, is_state_id
+from . import nsguard
 
 
 @dataclass
@@ -81,10 +82,7 @@ def _claimable(k: Kernel, state: State, netns: str | None, name: str) -> bool:
     machine's configured interfaces."""
     if netns is not None:
         sb = next((s for s in state.sandboxes if s.name == netns), None)
-        if sb is None or not k.netns_exists(netns):
-            return False
-        lo = k.link_get("lo", netns=netns)
-        if lo is None or lo.owner != sb.id:
+        if sb is None or not nsguard.ours(k, sb):  # netctl's own, or the one it adopted
             return False
     link = k.link_get(name, netns=netns)
     return (link is not None and link.alias is None and link.kind in ("bridge", "veth")

@@ -5,7 +5,9 @@ Anything can sit at that path: the namespace netctl made, someone else's that re
 host's own or the caller's.  netctl changes nothing inside a namespace until it has proved
 it is the sandbox's: its ``lo`` carries the sandbox's mark (set when netctl created it), the
 path is not a symlink (netctl mounts a namespace onto a plain file) and it is not the
-namespace netctl itself runs in or the init process's.  Every path that enters
+namespace netctl itself runs in or the init process's.  An adopted namespace (someone
+else's, service/adopt.py) carries no mark: it is the sandbox's while the namespace at the path
+has the inode and cookie recorded when it was adopted.  Every path that enters
 a sandbox to change it (connect, disconnect, join, leave, rm, repair, restore, the
 /etc/netns files) asks here first, so the rule lives in one place.
 """
@@ -30,9 +32,18 @@ def ours(kernel: Kernel, sb: Sandbox, host_mode: bool = False) -> bool:
     namespace that service/hostnet.py made on purpose."""
     if host_mode:
         return kernel.netns_is_host(sb.name)
+    if sb.adopted is not None:
+        return is_adopted(kernel, sb)
     if not kernel.netns_exists(sb.name) or kernel.netns_borrowed(sb.name):
         return False
     return marked_for(kernel, sb)
+
+
+def is_adopted(kernel: Kernel, sb: Sandbox) -> bool:
+    """The namespace at the path is the one adopted for ``sb``: the same inode and cookie
+    (a symlink at the path reads as no namespace), and never the host's or init's."""
+    ident = (sb.adopted["ino"], sb.adopted["cookie"])
+    return kernel.netns_identity(sb.name) == ident and not kernel.netns_borrowed(sb.name)
 
 
 def foreign(kernel: Kernel, sb: Sandbox, host_mode: bool = False) -> bool:
@@ -48,6 +59,7 @@ def require(kernel: Kernel, sb: Sandbox) -> None:
 
 
 def refusal(sb: Sandbox) -> str:
-    return (f"namespace /run/netns/{sb.name} is not the one netctl made for sandbox {sb.name!r}: "
+    how = "made" if sb.adopted is None else "adopted"
+    return (f"namespace /run/netns/{sb.name} is not the one netctl {how} for sandbox {sb.name!r}: "
             f"netctl changes nothing in it ('netctl sandbox rm -f {sb.name}' forgets the sandbox "
             "and leaves the namespace and /etc/netns/" + sb.name + " alone)")

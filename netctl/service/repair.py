@@ -6,7 +6,8 @@ re-plumbed with their recorded names, MAC and addresses → default routes re-el
 orphans deleted → /etc/netns files re-rendered (Context.mutation does that on the way out).
 The one policy difference is a sandbox whose namespace is gone: ``repair`` and ``gc`` take
 it as a dead container and drop it with its endpoints (libnetwork's sandboxCleanup), while
-``restore`` (after a reboot) re-creates the namespace.
+``restore`` (after a reboot) re-creates the namespace; an adopted namespace (service/adopt.py)
+is never re-created: all three drop its sandbox when it is gone or its process exited.
 
 Each object is repaired in its own transaction: a failure undoes that object's steps, is
 reported, and the rest still gets repaired.  Findings are re-read before every phase,
@@ -24,7 +25,7 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, NetctlError
 from ..model import Endpoint, Sandbox, State
 from ..txn import Transaction
-from . import check, gateway, hostnet, nsguard, sandboxes
+from . import adopt, check, gateway, hostnet, nsguard, sandboxes
 from .context import Context
 
 
@@ -83,7 +84,9 @@ def _sandboxes(ctx: Context, state: State, failures: list[str], recreate: bool) 
     for f in _targets(ctx, state, drift.SANDBOX):
         sb = state.sandbox_by_id(f.target)
         exists = ctx.kernel.netns_exists(sb.name)
-        if hostsfile.host_mode(state, sb) and (recreate if not exists else nsguard.ours(ctx.kernel, sb)):
+        if sb.adopted is not None:  # never re-created, not even by restore: see _adopted
+            _attempt(f.subject, lambda tx, s=sb: _adopted(ctx, state, s, tx), failures)
+        elif hostsfile.host_mode(state, sb) and (recreate if not exists else nsguard.ours(ctx.kernel, sb)):
             _attempt(f.subject, lambda tx, s=sb: hostnet.rebind(ctx, s, tx), failures)
         elif exists:  # someone else's namespace took the name
             _attempt(f.subject, lambda _tx, x=f: _refuse(x), failures)
@@ -91,6 +94,16 @@ def _sandboxes(ctx: Context, state: State, failures: list[str], recreate: bool) 
             _attempt(f.subject, lambda tx, s=sb: _recreate_namespace(ctx, s, tx), failures)
         else:
             _attempt(f.subject, lambda tx, s=sb: sandboxes.destroy(ctx, state, s, tx), failures)
+
+
+def _adopted(ctx: Context, state: State, sb: Sandbox, tx: Transaction) -> None:
+    """An adopted namespace whose process exited, or that is gone (after a reboot, with its
+    container), is dropped as a dead container is: an empty namespace made in its place
+    would be a sandbox nobody runs in.  One that something else replaced is refused."""
+    if ctx.kernel.netns_exists(sb.name) and not nsguard.ours(ctx.kernel, sb):
+        raise Conflict(f"namespace /run/netns/{sb.name} is not the one netctl adopted: "
+                       "netctl leaves it alone; remove the sandbox by hand (sandbox rm -f)")
+    sandboxes.destroy(ctx, state, sb, tx)
 
 
 def _refuse(f: drift.Finding) -> None:
@@ -178,7 +191,9 @@ def reconcile(ctx: Context, recreate_sandboxes: bool) -> Outcome:
 
 
 def stale_sandboxes(ctx: Context, state: State) -> list[Sandbox]:
-    return [sb for sb in state.sandboxes if not ctx.kernel.netns_exists(sb.name)]
+    """Namespace gone, or (adopted from a process) the process exited."""
+    return [sb for sb in state.sandboxes
+            if not ctx.kernel.netns_exists(sb.name) or adopt.process_exited(sb)]
 
 
 def gc(ctx: Context, dry_run: bool = False) -> list[str]:

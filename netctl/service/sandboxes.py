@@ -93,18 +93,29 @@ def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction, force: boo
     When the namespace at the sandbox's path is not the one netctl made (replaced, or a
     link to another namespace), nothing in it is netctl's to change: refused, or with
     ``force`` the sandbox and its endpoints are only forgotten (their host-side veth ends,
-    which are netctl's, still go) and the namespace and /etc/netns/NAME are left alone."""
+    which are netctl's, still go) and the namespace and /etc/netns/NAME are left alone.
+    An adopted namespace (service/adopt.py) is never deleted: netctl's endpoints leave it
+    (their veth pairs are deleted from the host side) and its bind mount is undone."""
     k = ctx.kernel
     inside = not nsguard.foreign(k, sb, host_mode(state, sb))
     if not inside and not force:
         raise Conflict(nsguard.refusal(sb))
-    reaped = inside and not host_mode(state, sb)
+    reaped = inside and not host_mode(state, sb) and sb.adopted is None
     if inside:  # deleting cannot be undone: only once the state says it is gone
-        tx.on_commit("netns-delete", lambda: nsguard.ours(k, sb) and k.netns_delete(sb.name))
+        tx.on_commit("netns-delete", lambda: _release(k, sb))
         tx.on_commit("netns-files-delete", lambda: etcfiles.remove_sandbox_files(sb.name))
     for ep in state.endpoints_in(sb):  # their veths die with the namespace (endpoints.delete)
         endpoints.delete(ctx, state, ep, tx, force=True, inside=inside, reaped=reaped)
     state.sandboxes.remove(sb)
+
+
+def _release(k, sb: Sandbox) -> None:
+    """Delete the namespace netctl made; of an adopted one only netctl's own bind mount
+    goes (unmounting never destroys a namespace that something else still holds)."""
+    if sb.adopted is not None and not sb.adopted["bound"]:
+        return  # adopted where it was (ip netns add NAME): that name is not netctl's
+    if nsguard.ours(k, sb):
+        k.netns_delete(sb.name)
 
 
 def remove(ctx: Context, refs: list[str], force: bool = False) -> tuple[list[str], list[NetctlError]]:

@@ -1,0 +1,314 @@
+"""Sandboxes that adopt a namespace someone else made (``sandbox create --netns/--pid``).
+
+On the real kernel: a namespace made with ``ip netns add`` and one held by a ``sleep``
+process of its own (``unshare --net``) are adopted, connected to a bridge network, talk TCP
+by name with a sandbox of netctl's, and keep their own interfaces and routes (compared
+before and after) when ``sandbox rm`` takes netctl's endpoints and bind mount away.  An
+adopted process that exits is reported by ``check`` and dropped by ``gc``; every refusal
+changes nothing (kernel, /etc/netns, state file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from netctl_runner import Forked, diff, kernel_snapshot, wait_until
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+def own_view(nspath: str) -> dict:
+    """A namespace's interfaces (name, kind, flags, MTU, MAC, addresses but link-local)
+    and routes, read with ``ip -j`` from inside it: what adoption must leave alone."""
+    def run(*args: str) -> list:
+        out = subprocess.run(["nsenter", f"--net={nspath}", "ip", "-j", *args],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out or "[]")
+
+    links = {x["ifname"]: (x.get("link_type"), sorted(x.get("flags", [])), x.get("mtu"), x.get("address"),
+                           sorted(f"{a['local']}/{a['prefixlen']}" for a in x.get("addr_info", [])
+                                  if not a["local"].startswith("fe80:")))
+             for x in run("addr", "show")}
+    routes = sorted(json.dumps(r, sort_keys=True) for r in run("route", "show", "table", "all")
+                    if not r.get("dst", "").startswith("fe80") and r.get("type") != "multicast")
+    return {"links": links, "routes": routes}
+
+
+def furnish(nspath: str, addr: str, ifname: str = "own0") -> None:
+    """Give a namespace interfaces and routes of its own (a veth pair, an address, a
+    default route): what a container brings."""
+    def run(*args: str) -> None:
+        subprocess.run(["nsenter", f"--net={nspath}", "ip", *args], check=True, capture_output=True)
+
+    run("link", "set", "lo", "up")
+    run("link", "add", ifname, "type", "veth", "peer", "name", "own1")
+    run("addr", "add", f"{addr}/24", "dev", ifname)
+    run("link", "set", ifname, "up")
+    run("link", "set", "own1", "up")
+    run("route", "add", "default", "via", addr.rsplit(".", 1)[0] + ".1")
+
+
+class Sleeper:
+    """A process in a network namespace of its own (``unshare --net sleep``), as a
+    container's; killed by its PID when the test ends."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(["unshare", "--net", "sleep", "300"])
+        home = os.readlink("/proc/self/ns/net")
+        assert wait_until(lambda: os.readlink(f"/proc/{self.proc.pid}/ns/net") != home, 5.0)
+        self.pid = self.proc.pid
+        self.path = f"/proc/{self.pid}/ns/net"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def sleeper():
+    s = Sleeper()
+    yield s
+    s.stop()
+
+
+def names(lab, noun: str = "sandbox") -> list[str]:
+    return lab.cli.names(noun)
+
+
+def test_adopted_namespaces_talk_tcp_and_are_left_intact_by_rm(lab, sleeper):
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    lab.cli.ok("sandbox", "create", "web")
+    lab.cli.ok("network", "connect", "demo", "web")
+    ip("netns", "add", "theirs")
+    furnish("/run/netns/theirs", "10.98.0.2")
+    furnish(sleeper.path, "10.97.0.2", ifname="eth0")  # as a podman container's
+    before = {p: own_view(p) for p in ("/run/netns/theirs", sleeper.path)}
+
+    lab.cli.ok("sandbox", "create", "ipns", "--netns", "/run/netns/theirs")
+    lab.cli.ok("sandbox", "create", "box", "--pid", str(sleeper.pid))
+    for sb in ("ipns", "box"):
+        lab.cli.ok("network", "connect", "demo", sb)
+    assert lab.tcp("ipns", "web").startswith("pong ping from 10.77.0.")
+    assert lab.tcp("web", "box").startswith("pong ping from 10.77.0.2")
+    assert lab.tcp("box", "ipns").startswith("pong ping from 10.77.0.")
+    assert lab.cli("check").code == 0  # their own default routes and lo are no drift
+    assert lab.endpoint("box")["ifname"] == "eth1"  # the container has an eth0 of its own
+    # their default routes stay theirs: netctl adds none beside them
+    assert [(r.gateway, r.dev) for r in lab.nk.routes(netns="box") if r.dst == "default"] == [
+        ("10.97.0.1", "eth0")]
+
+    lab.cli.ok("sandbox", "rm", "ipns", "box")
+    assert names(lab) == ["web"] and names(lab, "endpoint") == ["web"]
+    assert {p: own_view(p) for p in before} == before
+    assert sorted(lab.nk.netns_list()) == ["theirs", "web"]  # only netctl's bind mounts went
+    assert not Path("/etc/netns/ipns").exists() and not Path("/etc/netns/box").exists()
+    assert sleeper.proc.poll() is None
+    assert [x.name for x in lab.nk.links() if x.kind == "veth"] == [lab.endpoint("web")["host_ifname"]]
+
+
+def test_a_netns_adopted_where_it_is_keeps_its_name_after_rm(lab):
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    ip("netns", "add", "ctr")
+    furnish("/run/netns/ctr", "10.98.0.2")
+    before = own_view("/run/netns/ctr")
+    lab.cli.ok("sandbox", "create", "ctr", "--netns", "/run/netns/ctr")
+    lab.cli.ok("network", "connect", "demo", "ctr")
+    assert lab.nk.link_get("eth0", netns="ctr") is not None
+    lab.cli.ok("network", "disconnect", "demo", "ctr")
+    assert own_view("/run/netns/ctr") == before
+    lab.cli.ok("network", "connect", "demo", "ctr")
+    lab.cli.ok("sandbox", "rm", "ctr")
+    assert lab.nk.netns_list() == ["ctr"] and own_view("/run/netns/ctr") == before
+
+
+def test_check_reports_and_gc_drops_an_adopted_process_that_exited(lab):
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    box = Sleeper()
+    try:
+        lab.cli.ok("sandbox", "create", "box", "--pid", str(box.pid))
+        lab.cli.ok("network", "connect", "demo", "box")
+        host_end = lab.endpoint("box")["host_ifname"]
+        # a namespace without a default route of its own gets netctl's, as a sandbox does
+        assert [(r.gateway, r.dev) for r in lab.nk.routes(netns="box") if r.dst == "default"] == [
+            ("10.77.0.1", "eth0")]
+    finally:
+        box.stop()
+    res = lab.cli("check")
+    assert res.code == 9 and f"process {box.pid} of the adopted namespace exited" in res.out, res
+    assert lab.cli.ok("gc", "--dry-run").split() == ["box"]
+    assert lab.cli.ok("gc").split() == ["box"]
+    assert names(lab) == [] and names(lab, "endpoint") == []
+    assert lab.nk.netns_list() == [] and lab.nk.link_get(host_end) is None
+    assert lab.cli("check").code == 0
+
+
+def test_restore_never_recreates_an_adopted_namespace(lab):
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    ip("netns", "add", "theirs")
+    lab.cli.ok("sandbox", "create", "ipns", "--netns", "/run/netns/theirs")
+    lab.cli.ok("network", "connect", "demo", "ipns")
+    lab.reboot()
+    lab.cli.ok("restore")
+    assert names(lab) == [] and names(lab, "endpoint") == []
+    assert lab.nk.netns_list() == []
+
+
+def test_rm_f_of_an_adopted_namespace_that_changed_only_forgets_it(lab):
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    lab.cli.ok("network", "create", "net2", "--subnet", "10.78.0.0/24")
+    ip("netns", "add", "theirs")
+    ip("netns", "add", "other")
+    furnish("/run/netns/other", "10.96.0.2")
+    lab.cli.ok("sandbox", "create", "ipns", "--netns", "/run/netns/theirs")
+    lab.cli.ok("network", "connect", "demo", "ipns")
+    subprocess.run(["umount", "/run/netns/ipns"], check=True)
+    subprocess.run(["mount", "--bind", "/run/netns/other", "/run/netns/ipns"], check=True)
+    state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+    for args in (("sandbox", "rm", "ipns"), ("network", "disconnect", "demo", "ipns"),
+                 ("network", "connect", "net2", "ipns")):
+        res = lab.cli(*args)
+        assert res.code == 4 and "not the one netctl adopted for sandbox 'ipns'" in res.err, res
+    assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+    before = own_view("/run/netns/ipns")
+    lab.cli.ok("sandbox", "rm", "-f", "ipns")
+    assert names(lab) == [] and own_view("/run/netns/ipns") == before
+    assert sorted(lab.nk.netns_list()) == ["ipns", "other", "theirs"]
+
+
+@pytest.fixture
+def refusal_lab(lab, sleeper, tmp_path):
+    """web (netctl's), box (an adopted process), a free ``ip netns add`` namespace spare,
+    and a sandbox of another state file."""
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    lab.cli.ok("network", "create", "hostnet", "-d", "host")
+    lab.cli.ok("sandbox", "create", "web")
+    lab.cli.ok("sandbox", "create", "box", "--pid", str(sleeper.pid))
+    ip("netns", "add", "spare")
+    other = Forked(tmp_path / "other.toml")
+    other.ok("sandbox", "create", "elsewhere")
+    os.symlink("/run/netns/spare", tmp_path / "link")
+    lab.sleeper, lab.tmp = sleeper, tmp_path
+    yield lab
+    other.teardown()
+
+
+REFUSALS = [
+    (["--pid", "1"], 4, "init's network namespace"),
+    (["--netns", "/proc/1/ns/net"], 4, "init's network namespace"),
+    (["--pid", "{self}"], 4, "host's network namespace"),
+    (["--netns", "/proc/{self}/ns/net"], 4, "host's network namespace"),
+    (["--netns", "/run/netns/web"], 4, "namespace of sandbox 'web'"),
+    (["--pid", "{box}"], 4, "already adopted as sandbox 'box'"),
+    (["--netns", "/run/netns/box"], 4, "already adopted as sandbox 'box'"),
+    (["--netns", "/run/netns/elsewhere"], 4, "a sandbox of another netctl state file"),
+    (["--netns", "/proc/self/ns/net"], 4, "host's network namespace"),
+    (["--netns", "/etc/hostname"], 2, "is not a network namespace"),
+    (["--netns", "/proc/{box}/ns/uts"], 2, "is not a network namespace"),
+    (["--netns", "/dev/null"], 2, "is not a network namespace"),
+    (["--netns", "/run/netns"], 2, "is not a network namespace"),
+    (["--netns", "{tmp}/link"], 2, "is a symbolic link"),
+    (["--netns", "/run/netns/nosuch"], 3, "no such file"),
+    (["--pid", "99999999"], 3, "no process 99999999"),
+    (["--pid", "0"], 2, "invalid --pid 0"),
+    (["--netns", "/run/netns/spare", "--pid", "{box}"], 2, "exactly one of"),
+    (["--hosts-file", "/etc/hosts"], 2, "--hosts-file needs --netns or --pid"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), REFUSALS, ids=lambda v: str(v))
+def test_adoption_refusals_change_nothing(refusal_lab, args, code, message):
+    lab = refusal_lab
+    args = [a.format(self=os.getpid(), box=lab.sleeper.pid, tmp=lab.tmp) for a in args]
+    state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+    res = lab.cli("sandbox", "create", "new", *args)
+    assert res.code == code and message in res.err and len(res.err.splitlines()) == 1, res
+    assert lab.cli.state.read_bytes() == state
+    assert diff(kernel, kernel_snapshot(lab.nk)) == []
+
+
+@pytest.mark.parametrize(("name", "message"), [("box", "sandbox 'box' already exists"),
+                                                ("spare2", "/run/netns/spare2 exists")])
+def test_a_taken_name_is_refused(refusal_lab, name, message):
+    lab = refusal_lab
+    ip("netns", "add", "spare2")
+    state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+    res = lab.cli("sandbox", "create", name, "--netns", "/run/netns/spare")
+    assert res.code == 4 and message in res.err, res
+    assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+
+
+def test_an_adopted_sandbox_cannot_join_a_host_network(refusal_lab):
+    lab = refusal_lab
+    state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+    res = lab.cli("network", "connect", "hostnet", "box")
+    assert res.code == 4 and "cannot join a host network" in res.err, res
+    assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+
+
+def test_hosts_file_is_written_in_place_for_the_container(lab, sleeper, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n10.97.0.2 box-own-entry\n")
+    inode = hosts.stat().st_ino
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    lab.cli.ok("sandbox", "create", "box", "--pid", str(sleeper.pid), "--hosts-file", str(hosts))
+    lab.cli.ok("network", "connect", "demo", "box")
+    lab.cli.ok("sandbox", "create", "web")
+    lab.cli.ok("network", "connect", "demo", "web")  # a peer joining later reaches the copy too
+    text = hosts.read_text()
+    assert text == Path("/etc/netns/box/hosts").read_text() and "web" in text and "box" in text
+    assert hosts.stat().st_ino == inode  # in place: a container's bind mount keeps seeing it
+    assert json.loads(lab.cli.ok("sandbox", "inspect", "box"))[0]["hosts_file"] == str(hosts)
+    lab.cli.ok("sandbox", "rm", "box")
+    assert hosts.read_text() == text  # the container's file: left as it is
+
+
+@pytest.mark.parametrize(("kind", "code", "message"), [
+    ("symlink", 2, "is a symbolic link"), ("missing", 3, "no such file"),
+    ("directory", 2, "is not a regular file"), ("relative", 2, "an absolute path")])
+def test_a_hosts_file_netctl_would_not_write_is_refused(refusal_lab, kind, code, message):
+    lab, target = refusal_lab, refusal_lab.tmp / "hosts"
+    target.write_text("theirs\n")
+    paths = {"symlink": lab.tmp / "hosts-link", "missing": lab.tmp / "nosuch",
+             "directory": lab.tmp, "relative": Path("hosts")}
+    if kind == "symlink":
+        os.symlink(target, paths["symlink"])
+    state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+    res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare", "--hosts-file", str(paths[kind]))
+    assert res.code == code and message in res.err, res
+    assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+    assert target.read_text() == "theirs\n"
+
+
+def test_a_failed_adoption_or_connect_changes_nothing(lab, sleeper):
+    """Fault injection at every step of adopting and of connecting an adopted namespace."""
+    from test_rollback import prove_rollback
+
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    furnish(sleeper.path, "10.97.0.2")
+    steps = prove_rollback(lab.cli, lab.nk, "sandbox", "create", "box", "--pid", str(sleeper.pid))
+    assert steps == ["netns-adopt", "netns-files", "save"]
+    before = own_view(sleeper.path)
+    steps = prove_rollback(lab.cli, lab.nk, "network", "connect", "demo", "box")
+    assert "veth-create" in steps
+    steps = prove_rollback(lab.cli, lab.nk, "sandbox", "rm", "box")
+    assert own_view(sleeper.path) == before
+
+
+def test_adoption_runs_inside_a_plan_session_as_a_batch_line(lab, sleeper, tmp_path):
+    """service.adopt is an ordinary operation of a plan (batch, and the CNI entry): one
+    lock and save for the lines, a failing line undone on its own."""
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    ip("netns", "add", "theirs")
+    script = tmp_path / "lines"
+    script.write_text(f"sandbox create box --pid {sleeper.pid}\nnetwork connect demo box\n"
+                      "sandbox create ipns --netns /run/netns/theirs\nnetwork connect nosuch ipns\n")
+    res = lab.cli("batch", "-f", str(script))
+    assert res.code == 3, res
+    assert names(lab) == ["box", "ipns"] and lab.nk.link_get("eth0", netns="box") is not None
+    assert lab.cli("check").code == 0
