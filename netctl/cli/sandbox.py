@@ -46,8 +46,9 @@ def sandbox() -> None:
 @click.option("--pid", type=int, default=None, metavar="PID",
               help="Adopt the network namespace of process PID (a running container's).")
 @click.option("--hosts-file", metavar="PATH", default=None, type=click.Path(),
-              help="With --netns/--pid: also write the sandbox's hosts file into PATH, an "
-                   "existing regular file (not a symlink), e.g. the one a container reads.")
+              help="With --netns/--pid: also write the sandbox's hosts file into PATH (its "
+                   "content is replaced, in place, at every change), an existing regular file "
+                   "(not a symlink), e.g. the one a container reads.")
 def create(name, hostname, dns, dns_search, dns_option, add_host, netns_path, pid, hosts_file):
     """Create sandbox NAME (/run/netns/NAME) and print its name.
 

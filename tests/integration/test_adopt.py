@@ -312,3 +312,22 @@ def test_adoption_runs_inside_a_plan_session_as_a_batch_line(lab, sleeper, tmp_p
     assert res.code == 3, res
     assert names(lab) == ["box", "ipns"] and lab.nk.link_get("eth0", netns="box") is not None
     assert lab.cli("check").code == 0
+
+
+def test_a_namespace_another_state_adopted_and_connected_is_refused(lab, tmp_path):
+    """Another state file's adopted namespace has no mark on lo, but its endpoint's
+    interface carries that state's mark: seen, and refused."""
+    ip("netns", "add", "shared")
+    other = Forked(tmp_path / "other.toml")
+    other.ok("network", "create", "onet", "--subnet", "10.79.0.0/24")
+    other.ok("sandbox", "create", "theirs", "--netns", "/run/netns/shared")
+    other.ok("network", "connect", "onet", "theirs")
+    try:
+        lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+        state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+        res = lab.cli("sandbox", "create", "mine", "--netns", "/run/netns/shared")
+        assert res.code == 4 and "an interface of a netctl endpoint of another state file" in res.err, res
+        assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+    finally:
+        other.teardown()
+    assert lab.nk.netns_list() == ["shared"]  # the other state's rm left the namespace too
