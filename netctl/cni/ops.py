@@ -25,12 +25,20 @@ def sandbox_of(state: State, container_id: str) -> Sandbox | None:
     return next((s for s in state.sandboxes if s.labels.get(LABEL) == container_id), None)
 
 
-def sandbox_name(state: State, container_id: str) -> str:
-    """``cni-`` and the ID's first 12 characters (podman's short ID), longer when another
-    container's sandbox has that name already: readable, and unique in the state."""
+def sandbox_name(state: State, container_id: str, pod_name: str = "") -> str:
+    """The runtime's name for the container (CNI_ARGS ``K8S_POD_NAME``: podman's container
+    name, Kubernetes' pod) or ``cni``, then ``-`` and the ID's first 12 characters (podman's
+    short ID), more of the ID when another sandbox has that name: readable, unique."""
+    from .. import validate
+
+    prefix = pod_name[:40].rstrip("-.") if pod_name else ""
+    try:
+        prefix = validate.name(prefix, "pod name") if prefix else "cni"
+    except validate.InvalidInput:
+        prefix = "cni"
     taken = {s.name for s in state.sandboxes}
-    for size in (12, 24, 60):
-        name = f"cni-{container_id[:size]}"
+    for size in (12, 20, 63 - len(prefix)):
+        name = f"{prefix}-{container_id[:size]}"
         if name not in taken:
             return name
     raise CniError(PLUGIN_BASE + 4, f"no free sandbox name for container {container_id}")
@@ -77,7 +85,7 @@ def _adopt(ctx, state: State, env: Env) -> Sandbox:
     from ..service import adopt
     from ..service.sandboxes import SandboxRequest
 
-    name = sandbox_name(state, env.container_id)
+    name = sandbox_name(state, env.container_id, env.args.get("K8S_POD_NAME", ""))
     req = SandboxRequest(name=name, labels=[f"{LABEL}={env.container_id}"])
     return adopt.adopt(ctx, name, netns=env.netns, req=req)
 

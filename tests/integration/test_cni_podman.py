@@ -138,6 +138,7 @@ def test_podman_containers_on_a_netctl_network_reach_each_other_and_a_sandbox(tm
         ep = endpoint_of(state, web)  # podman's options arrived as runtimeConfig / CNI_ARGS
         assert (web_ip, ep.mac, ep.ports) == ("10.89.7.50", "02:00:00:00:07:50", ["0.0.0.0:18080:8080/tcp"])
         assert "webby" in ep.aliases
+        assert f"web-{web[:12]}" in netctl.names("sandbox")  # podman's name (K8S_POD_NAME) + short ID
         netctl.ok("sandbox", "create", "side")
         netctl.ok("network", "connect", "podlab", "side")
         side_ip = netctl.ok("endpoint", "inspect", "side", "--format", "{ipv4}").strip().split("/")[0]

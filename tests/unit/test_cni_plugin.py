@@ -220,3 +220,17 @@ def test_netctl_cni_prints_a_conflist_the_plugin_accepts(cli):
                         "ADD")
     assert netconf.network_request(conf).subnets == ["10.31.0.0/24"]
     assert cli("cni", "nope").code == 3
+
+
+def test_sandbox_names_are_readable_and_unique():
+    from netctl.cni.ops import sandbox_name
+    from netctl.model import Sandbox, State
+
+    cid = "0123456789abcdef" * 4
+    state = State()
+    assert sandbox_name(state, cid) == "cni-0123456789ab"
+    assert sandbox_name(state, cid, "web") == "web-0123456789ab"
+    assert sandbox_name(state, cid, "bad name/x") == "cni-0123456789ab"
+    assert sandbox_name(state, "c1", "x" * 80) == "x" * 40 + "-c1"
+    state.sandboxes.append(Sandbox("web-0123456789ab", "s" * 64, "now"))
+    assert sandbox_name(state, cid, "web") == "web-0123456789abcdef0123"
