@@ -27,6 +27,7 @@ def _one_line(text: str) -> str:
 #: apply, batch, endpoint, sandbox... command trees; ``--help`` and completion still list all.
 LAZY = {
     "apply": ("apply", "apply"), "batch": ("batch", "batch"), "check": ("maintenance", "check"),
+    "cni": ("cni", "cni"),
     "completion": ("completion", "completion"), "destroy": ("apply", "destroy"),
     "endpoint": ("endpoint", "endpoint"), "gc": ("maintenance", "gc"),
     "network": ("network", "network"), "restore": ("maintenance", "restore"),

@@ -67,10 +67,17 @@ def _firewall_line(f: dict[str, Any]) -> str:
     return line(f)
 
 
+def _cni_line(f: dict[str, Any]) -> str:
+    from ..cni.reach import line
+
+    return line(f)
+
+
 def text(facts: dict[str, Any]) -> str:
     rows = [("state", _state_line(facts["state"])), ("lock", _lock_line(facts["lock"])),
             ("config", _config_line(facts["config"])), ("kernel", _kernel_line(facts["kernel"])),
-            ("caller", _caller_line(facts["caller"])), ("nft", _firewall_line(facts["firewall"]))]
+            ("caller", _caller_line(facts["caller"])), ("nft", _firewall_line(facts["firewall"])),
+            ("cni", _cni_line(facts["cni"]))]
     return "\n".join([f"netctl {facts['version']}"] + [f"{k:<8}{v}" for k, v in rows])
 
 
@@ -88,7 +95,8 @@ def status(fmt: str) -> None:
     firewall: on or off (firewall = false in netctl.toml), the nft version, whether netctl's
     nftables tables match the state (needs root to read), and which forwarding sysctls
     (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding) netctl turned on; it never turns
-    them off.
+    them off.  And whether a container runtime finds netctl as a CNI plugin (docs/cni.md)
+    in the usual CNI_PATH directories: /opt/cni/bin, /usr/lib/cni, /usr/libexec/cni.
 
     Reads only (no lock; root only for the table match) and always exits 0: what is
     wrong is in the output.

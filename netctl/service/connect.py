@@ -31,15 +31,19 @@ def _same_request(ep: Endpoint, req: EndpointRequest, priority: int) -> bool:
 
 
 def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointRequest,
-            priority: int = 0) -> Endpoint:
-    """Idempotent: connecting again with the same (or no) parameters changes nothing."""
+            priority: int = 0, ifname: str | None = None) -> Endpoint:
+    """Idempotent: connecting again with the same (or no) parameters changes nothing.
+    ``ifname``: the name inside the sandbox (the CNI front door's CNI_IFNAME) instead of
+    the sandbox's next ``eth<n>``."""
     priority = validate.priority(priority)
+    ifname = validate.ifname(ifname) if ifname is not None else None
     with ctx.mutation() as (state, tx):
         net = lookup.network(state, network_ref)
         sb = lookup.sandbox(state, sandbox_ref)
         req = EndpointRequest(**{**req.__dict__, "name": req.name or sb.name}).validated()
         existing = lookup.endpoint_in(state, net, req.name)
-        if existing is not None and existing.sandbox == sb.id and _same_request(existing, req, priority):
+        if existing is not None and existing.sandbox == sb.id and _same_request(existing, req, priority) \
+                and ifname in (None, existing.ifname):
             return existing
         for ep in state.endpoints_in(sb):
             if ep.network == net.id and existing is None:
@@ -52,7 +56,7 @@ def connect(ctx: Context, network_ref: str, sandbox_ref: str, req: EndpointReque
         if driver.plumbs:
             endpoints.ready_to_plumb(ctx, state, sb)
             driver.check_routes(net, ep, sb)
-            ep.ifname = endpoints.next_ifname(net, sb, endpoints.taken_ifnames(ctx, sb))
+            ep.ifname = ifname or endpoints.next_ifname(net, sb, endpoints.taken_ifnames(ctx, sb))
         ep.sandbox, ep.priority = sb.id, priority
         driver.create_endpoint(net, ep, tx, into=sb if driver.plumbs else None)
         state.endpoints.append(ep)

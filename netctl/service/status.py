@@ -36,7 +36,15 @@ def gather(store: Store, config_path: str) -> dict[str, Any]:
         "kernel": kernel_facts(),
         "caller": caller_facts(store.path),
         "firewall": firewall.gather(state, config_path),
+        "cni": cni_facts(),
     }
+
+
+def cni_facts() -> dict[str, Any]:
+    """Whether a container runtime finds netctl as a CNI plugin (netctl/cni/reach.py)."""
+    from ..cni import reach
+
+    return reach.facts()
 
 
 def _version() -> str:

@@ -24,5 +24,5 @@ def test_only_the_command_asked_for_is_imported():
     assert before == ["netctl.cli.root"]
     assert set(after) - set(before) <= {"netctl.cli.network", "netctl.cli.common", "netctl.cli.complete"}
     assert "netctl.cli.network" in after
-    assert listed == ["apply", "batch", "check", "completion", "destroy", "endpoint", "gc",
+    assert listed == ["apply", "batch", "check", "cni", "completion", "destroy", "endpoint", "gc",
                       "network", "restore", "sandbox", "status"]
