@@ -127,6 +127,7 @@ def _plan_sublink(ctx: Context, state: State, net: Network, req: NetworkRequest,
     network's own subnet, so it does not block it (``_plan_ipam``)."""
     l3 = net.driver == "ipvlan" and net.options.get("ipvlan_mode") in ("l3", "l3s")
     _check_parent(state, net)
+    _check_parent_link(ctx, state, net)
     net.parent_created = any(o.parent_created for o in _sharing(state, net))
     _plan_ipam(ctx, state, net, req, cfg)
     if l3:
@@ -168,6 +169,24 @@ def _check_parent(state: State, net: Network) -> None:
         if why:
             raise Conflict(f"parent {net.options['parent']} is used by network {other.name!r} in "
                            f"an incompatible mode: {why}")
+
+
+def _check_parent_link(ctx: Context, state: State, net: Network) -> None:
+    """A parent netctl made for something else (a network's bridge, an endpoint's veth, a VLAN
+    parent of another state file) dies with that object and takes the kernel's macvlan/ipvlan
+    links with it, silently; a bridge (or bond) port has its receive hook taken, so every
+    connect would fail (EBUSY).  Only this state's own VLAN parent, shared, is a parent."""
+    parent = net.options["parent"]
+    link = ctx.kernel.link_get(parent)
+    if link is None:
+        return  # missing (exit 3) or a VLAN parent to make: the driver decides
+    ours = {o.id for o in _sharing(state, net) if o.parent_created}
+    if link.owner is not None and not (link.owner in ours and link.state_id == state.state_id):
+        raise Conflict(f"parent {parent} is an interface netctl made for another object "
+                       f"(mark {link.alias}); it would take the network's links with it")
+    if link.master:
+        raise Conflict(f"parent {parent} is a port of {link.master}; the kernel gives a bridge "
+                       "or bond port no macvlan/ipvlan links")
 
 
 def _refuse_ipam(driver_name: str, req: NetworkRequest, options: dict[str, str]) -> None:

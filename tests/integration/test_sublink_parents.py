@@ -1,0 +1,79 @@
+"""macvlan/ipvlan parents that look usable and are not (hostile review of issue 11).
+
+Its own lab (a veth pair ``atk0``/``atk1`` and a state file), beside test_sublink.py's.
+A parent that netctl made for something else dies with that object, and the kernel deletes
+the macvlan links of a vanished parent with it: a network whose bridge (or an endpoint whose
+veth) served as a parent took another network's endpoints down silently.  A bridge port has
+its receive hook taken: the network was created and every connect failed with exit 1.
+"""
+
+from __future__ import annotations
+
+import pytest
+from netctl_runner import Forked, diff, kernel_snapshot
+
+PARENT, PEER = "atk0", "atk1"
+
+
+@pytest.fixture(scope="module")
+def kern():
+    from netctl.kernel.netlink import NetlinkKernel
+
+    k = NetlinkKernel()
+    yield k
+    k.close()
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory, kern):
+    if "macvlan" not in kern.link_kinds(("macvlan",)):
+        pytest.skip("this kernel has no macvlan link type")
+    kern.veth_create(PARENT, PEER, alias="the lab's uplink, not netctl's")
+    kern.link_set_up(PARENT)
+    runner = Forked(tmp_path_factory.mktemp("parents") / "state.toml")
+    yield runner
+    runner.teardown()
+    for name in (PARENT, "atkbr0"):
+        if kern.link_get(name) is not None:
+            kern.link_delete(name)
+
+
+def refused(cli, kern, code: int, *args: str) -> str:
+    """The create is refused with ``code``, one line, nothing changed; the error line."""
+    state, snap = cli.state.read_bytes(), kernel_snapshot(kern)
+    got, out, err = cli("network", "create", "mv", "-d", "macvlan", *args)
+    assert (got, out) == (code, ""), err
+    assert err.startswith("netctl: ") and len(err.splitlines()) == 1
+    assert cli.state.read_bytes() == state and not diff(snap, kernel_snapshot(kern))
+    return err
+
+
+def test_a_netctl_bridge_or_veth_is_no_parent(cli, kern):
+    cli.ok("network", "create", "br", "--subnet", "10.91.0.0/24")
+    bridge = kern.link_get(f"br-{cli.ok('network', 'inspect', 'br', '--format', '{id}')[:12]}")
+    assert "made for another object" in refused(cli, kern, 4, "-o", f"parent={bridge.name}",
+                                                "--subnet", "10.92.0.0/24")
+    cli.ok("sandbox", "create", "v")
+    cli.ok("network", "connect", "br", "v")
+    veth = next(x for x in kern.links() if x.master == bridge.name)
+    refused(cli, kern, 4, "-o", f"parent={veth.name}", "--subnet", "10.92.0.0/24")
+    cli.ok("sandbox", "rm", "v")
+    cli.ok("network", "rm", "br")
+
+
+def test_a_bridge_port_is_no_parent(cli, kern):
+    kern.bridge_create("atkbr0", mac="02:00:00:aa:bb:01", alias="someone else's bridge")
+    kern.link_set_master(PARENT, "atkbr0")
+    try:
+        assert "port of atkbr0" in refused(cli, kern, 4, "-o", f"parent={PARENT}",
+                                           "--subnet", "10.93.0.0/24")
+    finally:
+        kern.link_set_master(PARENT, None)
+        kern.link_delete("atkbr0")
+
+
+def test_the_same_parent_twice_still_works(cli, kern):
+    for name, subnet in (("m1", "10.94.0.0/24"), ("m2", "10.95.0.0/24")):
+        cli.ok("network", "create", name, "-d", "macvlan", "-o", f"parent={PARENT}", "--subnet", subnet)
+    cli.ok("network", "rm", "m1", "m2")
+    assert kern.link_get(PARENT).alias == "the lab's uplink, not netctl's"
