@@ -139,7 +139,7 @@ def _parent(net: Network, facts: Facts) -> list[Finding]:
     link = facts.host.get(parent)
     if link is None:
         return [Finding(BRIDGE, "network", subject, f"parent {parent} missing", net.id)]
-    if net.parent_created and not link.up:
+    if net.parent_created and link.owner is not None and not link.up:  # unmarked: not netctl's
         return [Finding(BRIDGE, "network", subject, f"parent {parent} down", net.id)]
     return []
 

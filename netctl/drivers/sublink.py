@@ -54,7 +54,8 @@ class SublinkDriver(BridgeDriver):
             tx.step("vlan-create", lambda: self._create_vlan(parent, base, vid, mark),
                     lambda: k.link_delete(parent))
             net.parent_created = True
-        if net.parent_created and (link is None or not link.up):
+        made = link is None or link.owner is not None  # a same-named link of someone else's: theirs
+        if net.parent_created and made and (link is None or not link.up):
             tx.step("vlan-up", lambda: k.link_set_up(parent), lambda: k.link_set_up(parent, False))
 
     def _create_vlan(self, name: str, base: str, vid: int, mark: str) -> None:

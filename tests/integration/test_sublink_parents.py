@@ -77,3 +77,19 @@ def test_the_same_parent_twice_still_works(cli, kern):
         cli.ok("network", "create", name, "-d", "macvlan", "-o", f"parent={PARENT}", "--subnet", subnet)
     cli.ok("network", "rm", "m1", "m2")
     assert kern.link_get(PARENT).alias == "the lab's uplink, not netctl's"
+
+
+def test_a_hand_edited_parent_created_does_not_bring_up_someone_elses_parent(cli, kern):
+    """``parent_created = true`` in the state (hand-edited, or netctl's 802.1q parent replaced
+    by a link of the same name): the link carries no netctl mark, so it is not netctl's."""
+    assert not kern.link_get(PEER).up
+    cli.ok("network", "create", "dn", "-d", "macvlan", "-o", f"parent={PEER}", "--subnet", "10.96.0.0/24")
+    text = cli.state.read_text()
+    assert text.count("parent_created = false") == 1
+    cli.state.write_text(text.replace("parent_created = false", "parent_created = true"))
+    assert cli("check")[0] == 0
+    cli.ok("check", "--repair")
+    cli.ok("restore")
+    cli.ok("network", "rm", "dn")
+    peer = kern.link_get(PEER)
+    assert not peer.up and peer.alias == "the lab's uplink, not netctl's"
