@@ -93,3 +93,20 @@ def test_a_hand_edited_parent_created_does_not_bring_up_someone_elses_parent(cli
     cli.ok("network", "rm", "dn")
     peer = kern.link_get(PEER)
     assert not peer.up and peer.alias == "the lab's uplink, not netctl's"
+
+
+def test_one_mac_twice_on_a_parent_is_a_conflict_across_networks(cli, kern):
+    """The parent holds one MAC table for all its macvlan links, whichever network they
+    belong to: the second link with a MAC failed at link up (EADDRINUSE, exit 1)."""
+    for name, subnet in (("ma", "10.97.0.0/24"), ("mb", "10.98.0.0/24")):
+        cli.ok("network", "create", name, "-d", "macvlan", "-o", f"parent={PARENT}", "--subnet", subnet)
+        cli.ok("sandbox", "create", f"s{name}")
+    cli.ok("network", "connect", "ma", "sma", "--mac", "02:aa:00:00:00:01")
+    state, snap = cli.state.read_bytes(), kernel_snapshot(kern)
+    code, out, err = cli("network", "connect", "mb", "smb", "--mac", "02:aa:00:00:00:01")
+    assert (code, out) == (4, ""), err
+    assert "already used by endpoint 'sma' in network 'ma'" in err and len(err.splitlines()) == 1
+    assert cli.state.read_bytes() == state and not diff(snap, kernel_snapshot(kern))
+    cli.ok("network", "connect", "mb", "smb", "--mac", "02:aa:00:00:00:02")
+    cli.ok("sandbox", "rm", "sma", "smb")
+    cli.ok("network", "rm", "ma", "mb")
