@@ -110,3 +110,17 @@ def test_one_mac_twice_on_a_parent_is_a_conflict_across_networks(cli, kern):
     cli.ok("network", "connect", "mb", "smb", "--mac", "02:aa:00:00:00:02")
     cli.ok("sandbox", "rm", "sma", "smb")
     cli.ok("network", "rm", "ma", "mb")
+
+
+def test_a_parent_gone_since_create_is_not_found_at_connect(cli, kern):
+    kern.veth_create("atkp0", "atkp1", alias="a parent that goes away")
+    cli.ok("network", "create", "gone", "-d", "macvlan", "-o", "parent=atkp0", "--subnet", "10.99.0.0/24")
+    cli.ok("sandbox", "create", "sg")
+    kern.link_delete("atkp0")
+    state, snap = cli.state.read_bytes(), kernel_snapshot(kern)
+    code, out, err = cli("network", "connect", "gone", "sg")
+    assert (code, out) == (3, "") and "parent interface atkp0 of network 'gone' not found" in err, err
+    assert len(err.splitlines()) == 1
+    assert cli.state.read_bytes() == state and not diff(snap, kernel_snapshot(kern))
+    cli.ok("sandbox", "rm", "sg")
+    cli.ok("network", "rm", "gone")
