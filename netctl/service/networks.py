@@ -178,12 +178,19 @@ def _check_parent_link(ctx: Context, state: State, net: Network) -> None:
     connect would fail (EBUSY).  Only this state's own VLAN parent, shared, is a parent."""
     parent = net.options["parent"]
     link = ctx.kernel.link_get(parent)
-    if link is None:
-        return  # missing (exit 3) or a VLAN parent to make: the driver decides
+    if link is None:  # missing (exit 3) or an 802.1q parent to make on its base: the driver
+        vlan = validate.VLAN_PARENT_RE.fullmatch(parent)
+        base = ctx.kernel.link_get(vlan["base"]) if vlan else None
+        if base is not None and base.owner is not None:
+            raise Conflict(f"parent {parent}: its base {base.name} is an interface netctl made "
+                           f"for another object (mark {base.alias}); it would take the network's "
+                           "links with it")
+        return
     ours = {o.id for o in _sharing(state, net) if o.parent_created}
     if link.owner is not None and not (link.owner in ours and link.state_id == state.state_id):
         raise Conflict(f"parent {parent} is an interface netctl made for another object "
-                       f"(mark {link.alias}); it would take the network's links with it")
+                       f"(mark {link.alias}; 'netctl check' tells a leftover); it would take "
+                       "the network's links with it")
     if link.master:
         raise Conflict(f"parent {parent} is a port of {link.master}; the kernel gives a bridge "
                        "or bond port no macvlan/ipvlan links")

@@ -49,10 +49,11 @@ def refused(cli, kern, code: int, *args: str) -> str:
 
 
 def test_a_netctl_bridge_or_veth_is_no_parent(cli, kern):
-    cli.ok("network", "create", "br", "--subnet", "10.91.0.0/24")
-    bridge = kern.link_get(f"br-{cli.ok('network', 'inspect', 'br', '--format', '{id}')[:12]}")
+    cli.ok("network", "create", "br", "--subnet", "10.91.0.0/24", "-o", "bridge=atkbr1")
+    bridge = kern.link_get("atkbr1")
     assert "made for another object" in refused(cli, kern, 4, "-o", f"parent={bridge.name}",
                                                 "--subnet", "10.92.0.0/24")
+    assert "its base" in refused(cli, kern, 4, "-o", f"parent={bridge.name}.7", "--subnet", "10.92.0.0/24")
     cli.ok("sandbox", "create", "v")
     cli.ok("network", "connect", "br", "v")
     veth = next(x for x in kern.links() if x.master == bridge.name)
