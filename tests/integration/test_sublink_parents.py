@@ -125,3 +125,37 @@ def test_a_parent_gone_since_create_is_not_found_at_connect(cli, kern):
     assert cli.state.read_bytes() == state and not diff(snap, kernel_snapshot(kern))
     cli.ok("sandbox", "rm", "sg")
     cli.ok("network", "rm", "gone")
+
+
+def test_ipvlan_l3_ipv6_default_routes_through_the_device(kern):
+    """ipvlan l3/l3s has no gateway: both default routes go through the device.  The IPv6
+    one went in as IPv4 (the kernel calls take the family from the gateway): EEXIST, so
+    every connect to an ipvlan l3 network with --ipv6 failed.  The elected endpoint's link
+    can be any link here (this kernel may have no ipvlan): a veth stands in for it."""
+    from netctl.model import Endpoint, Network, Sandbox, State, Subnet
+    from netctl.service import gateway
+    from netctl.txn import Transaction
+
+    net = Network("l3", "a" * 64, "ipvlan", "now", ipv6=True, subnets=[
+        Subnet("10.60.0.0/24"), Subnet("fd00:60::/64")], options={"parent": PARENT, "ipvlan_mode": "l3"})
+    sb = Sandbox("atkl3", "b" * 64, "now")
+    ep = Endpoint("e", "c" * 64, net.id, "now", ipv4="10.60.0.2/24", ipv6="fd00:60::2/64",
+                  sandbox=sb.id, ifname="eth0")
+    state = State(networks=[net], endpoints=[ep], sandboxes=[sb])
+    kern.netns_create("atkl3")
+    try:
+        kern.veth_create("atkl3p", "eth0", peer_netns="atkl3", alias="a stand-in")
+        kern.ipv6_enable("eth0", netns="atkl3")
+        kern.link_set_up("eth0", netns="atkl3")
+        kern.addr_add("eth0", "10.60.0.2/24", netns="atkl3")
+        kern.addr_add("eth0", "fd00:60::2/64", netns="atkl3", nodad=True)
+        with Transaction() as tx:
+            gateway.apply(kern, state, sb, tx)
+        defaults = {(r.family, r.gateway, r.dev) for r in kern.routes("atkl3") if r.dst == "default"}
+        assert defaults == {(4, None, "eth0"), (6, None, "eth0")}
+        ep.sandbox = ep.ifname = None  # left: both go, each by its own family
+        with Transaction() as tx:
+            gateway.apply(kern, state, sb, tx)
+        assert not [r for r in kern.routes("atkl3") if r.dst == "default"]
+    finally:
+        kern.netns_delete("atkl3")  # the veth goes with it
