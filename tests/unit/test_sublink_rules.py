@@ -202,3 +202,19 @@ def test_a_vlan_parent_replaced_by_someone_elses_link_is_left_down():
     assert k.host["eth0.10"] == _link("eth0.10", up=False, kind="vlan", alias="the admin's")
     facts = drift.Facts(host=dict(k.host), netns={}, files={})
     assert drift.compare(State(networks=[mine]), facts, {}) == []
+
+
+@pytest.mark.parametrize(("driver", "options"), [
+    ("bridge", {"macvlan_mode": "passthru"}), ("bridge", {"parent": "eth0"}),
+    ("macvlan", {"parent": "eth0", "ipvlan_mode": "l3"}), ("ipvlan", {"parent": "eth0", "bridge": "br0"})])
+def test_a_hand_edited_option_of_another_driver_is_an_inconsistent_state(driver, options):
+    """The state is held to network create's rules: an option the driver does not take was
+    read anyway (a bridge network with macvlan_mode = "passthru" gave its endpoints no MAC
+    and took one endpoint only)."""
+    from netctl import consistency
+
+    bad = net("a", driver, **options)
+    bad.subnets = []
+    assert "does not apply to the" in consistency.first_problem(State(networks=[bad]))
+    assert consistency.first_problem(State(networks=[net("a", driver, parent="eth0")
+                                                     if driver != "bridge" else net("a", driver)])) is None
