@@ -185,7 +185,10 @@ def _check_parent_link(ctx: Context, state: State, net: Network) -> None:
             raise Conflict(f"parent {parent}: its base {base.name} is an interface netctl made "
                            f"for another object (mark {base.alias}); it would take the network's "
                            "links with it")
+        if base is not None:
+            _check_mtu(net, base)  # an 802.1q link has its base's MTU
         return
+    _check_mtu(net, link)
     ours = {o.id for o in _sharing(state, net) if o.parent_created}
     if link.owner is not None and not (link.owner in ours and link.state_id == state.state_id):
         raise Conflict(f"parent {parent} is an interface netctl made for another object "
@@ -194,6 +197,15 @@ def _check_parent_link(ctx: Context, state: State, net: Network) -> None:
     if link.master:
         raise Conflict(f"parent {parent} is a port of {link.master}; the kernel gives a bridge "
                        "or bond port no macvlan/ipvlan links")
+
+
+def _check_mtu(net: Network, parent) -> None:
+    """A macvlan/ipvlan link's MTU is at most its parent's (EINVAL): a network above it was
+    made, and every connect to it failed with exit 1."""
+    if "mtu" in net.options and int(net.options["mtu"]) > parent.mtu:
+        raise InvalidInput(f"-o mtu={net.options['mtu']} is above the MTU of parent "
+                           f"{parent.name} ({parent.mtu}): the kernel allows its macvlan and "
+                           "ipvlan links at most that")
 
 
 def _refuse_ipam(driver_name: str, req: NetworkRequest, options: dict[str, str]) -> None:
