@@ -9,6 +9,8 @@ its receive hook taken: the network was created and every connect failed with ex
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from netctl_runner import Forked, diff, kernel_snapshot
 
@@ -176,3 +178,30 @@ def test_an_mtu_above_the_parents_is_refused_at_create(cli, kern):
     assert kern.link_get("eth0", netns="smtu").mtu == mtu
     cli.ok("sandbox", "rm", "smtu")
     cli.ok("network", "rm", "mtu")
+
+
+def test_an_endpoint_left_on_a_renamed_parent_is_drift_repair_moves_it(cli, kern):
+    """The parent renamed and another interface given its name: the macvlan links stay on the
+    renamed device (the kernel follows the index), so the network's sandboxes sat on another
+    wire than the state says, and check saw nothing."""
+    kern.veth_create("atkq0", "atkq1", alias="the first uplink")
+    kern.link_set_up("atkq0")
+    cli.ok("network", "create", "wire", "-d", "macvlan", "-o", "parent=atkq0", "--subnet", "10.89.0.0/24")
+    cli.ok("sandbox", "create", "sw")
+    cli.ok("network", "connect", "wire", "sw")
+    first = kern.link_get("atkq0").index
+    subprocess.run(["ip", "link", "set", "atkq0", "name", "atkq9"], check=True)
+    kern.veth_create("atkq0", "atkq2", alias="the new uplink of that name")
+    kern.link_set_up("atkq0")
+    try:
+        code, out, _ = cli("check")
+        assert code == 9 and "eth0 in sandbox sw is not a link of parent atkq0" in out, out
+        assert kern.link_get("eth0", netns="sw").lower == first
+        cli.ok("check", "--repair")
+        assert kern.link_get("eth0", netns="sw").lower == kern.link_get("atkq0").index
+        assert cli("check")[0] == 0
+        cli.ok("sandbox", "rm", "sw")
+        cli.ok("network", "rm", "wire")
+    finally:
+        for name in ("atkq0", "atkq9"):
+            kern.link_delete(name)
