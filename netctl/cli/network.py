@@ -96,7 +96,10 @@ def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal,
     a dummy link: use a bridge network with --internal instead), a parent that does not
     exist (exit 3), a parent shared in incompatible modes (exit 4: macvlan with ipvlan,
     passthru with anything, two ipvlan modes or flags), a kernel without the link type
-    (exit 1; 'netctl status' lists the link types it has), --internal.  No firewall rules
+    (exit 1; 'netctl status' lists the link types it has), --internal, -o mtu above the
+    parent's (exit 2), a parent (or VLAN base) netctl made for something else, such as a
+    netctl bridge or veth, which would take the links with it, and a bridge or bond port
+    (exit 4).  A parent gone since (renamed, deleted, moved) makes connect exit 3.  No firewall rules
     are made: the traffic goes out through the parent, not through a netctl bridge.
     Limitation: the host cannot reach its own macvlan/ipvlan sandboxes through the parent
     (the kernel does not hand frames between a parent and its macvlans).  The usual
