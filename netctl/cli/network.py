@@ -86,6 +86,8 @@ def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal,
       -d ipvlan  -o parent=IFACE [-o ipvlan_mode=l2|l3|l3s] [-o ipvlan_flag=bridge|private|vepa]
     --subnet is required (the parent's network: no pool can guess it; --ipv6 needs an
     IPv6 --subnet too), --gateway is the router there (default: the first address).
+    The host's own addresses on the parent in that subnet are reserved (aux addresses
+    named after the parent), so no sandbox is given one.
     Each endpoint is a macvlan (ipvlan) link of the parent with the sandbox's MAC and
     addresses (an ipvlan or passthru link has the parent's MAC, and a passthru network
     takes one endpoint), created inside the sandbox.  ipvlan

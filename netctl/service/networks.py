@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_address, ip_interface, ip_network
 
 from .. import etcfiles, hostsfile, ipam, ipam_request, lookup, validate
 from ..config import Config
@@ -127,9 +127,11 @@ def _plan_sublink(ctx: Context, state: State, net: Network, req: NetworkRequest,
     network's own subnet, so it does not block it (``_plan_ipam``)."""
     l3 = net.driver == "ipvlan" and net.options.get("ipvlan_mode") in ("l3", "l3s")
     _check_parent(state, net)
-    _check_parent_link(ctx, state, net)
+    link = _check_parent_link(ctx, state, net)
     net.parent_created = any(o.parent_created for o in _sharing(state, net))
     _plan_ipam(ctx, state, net, req, cfg)
+    if link is not None:
+        _reserve_parent_addresses(net, link)
     if l3:
         for sub in net.subnets:
             sub.gateway = None
@@ -171,7 +173,21 @@ def _check_parent(state: State, net: Network) -> None:
                            f"an incompatible mode: {why}")
 
 
-def _check_parent_link(ctx: Context, state: State, net: Network) -> None:
+def _reserve_parent_addresses(net: Network, link) -> None:
+    """The host's own addresses on the parent, in the network's subnet, are the host's on that
+    wire: reserved as aux addresses named after the parent, or the first sandbox got the
+    host's address (a duplicate on the LAN).  The gateway may be the host (it routes)."""
+    for sub in net.subnets:
+        subnet, n = ip_network(sub.subnet), 0
+        for cidr in link.addresses:
+            addr = str(ip_interface(cidr).ip)
+            if ip_address(addr) in subnet and addr not in (sub.gateway, *sub.aux_addresses.values()):
+                n += 1
+                key = link.name if n == 1 else f"{link.name}-{n}"
+                sub.aux_addresses.setdefault(key, addr)
+
+
+def _check_parent_link(ctx: Context, state: State, net: Network):
     """A parent netctl made for something else (a network's bridge, an endpoint's veth, a VLAN
     parent of another state file) dies with that object and takes the kernel's macvlan/ipvlan
     links with it, silently; a bridge (or bond) port has its receive hook taken, so every
@@ -187,7 +203,7 @@ def _check_parent_link(ctx: Context, state: State, net: Network) -> None:
                            "links with it")
         if base is not None:
             _check_mtu(net, base)  # an 802.1q link has its base's MTU
-        return
+        return None
     _check_mtu(net, link)
     ours = {o.id for o in _sharing(state, net) if o.parent_created}
     if link.owner is not None and not (link.owner in ours and link.state_id == state.state_id):
@@ -197,6 +213,7 @@ def _check_parent_link(ctx: Context, state: State, net: Network) -> None:
     if link.master:
         raise Conflict(f"parent {parent} is a port of {link.master}; the kernel gives a bridge "
                        "or bond port no macvlan/ipvlan links")
+    return link
 
 
 def _check_mtu(net: Network, parent) -> None:

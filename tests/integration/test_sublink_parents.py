@@ -9,6 +9,7 @@ its receive hook taken: the network was created and every connect failed with ex
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -205,3 +206,22 @@ def test_an_endpoint_left_on_a_renamed_parent_is_drift_repair_moves_it(cli, kern
     finally:
         for name in ("atkq0", "atkq9"):
             kern.link_delete(name)
+
+
+def test_the_hosts_own_address_on_the_parent_is_never_a_sandboxs(cli, kern):
+    """The host's address on the parent is in the network's subnet (the usual case: the
+    sandboxes join the host's LAN): the first sandbox was given it, a duplicate on the LAN."""
+    kern.addr_add(PARENT, "10.88.0.2/24")
+    try:
+        cli.ok("network", "create", "lan", "-d", "macvlan", "-o", f"parent={PARENT}", "--subnet", "10.88.0.0/24")
+        cli.ok("sandbox", "create", "sl")
+        cli.ok("network", "connect", "lan", "sl")
+        addr = json.loads(cli.ok("endpoint", "inspect", "lan/sl"))[0]["ipv4"]
+        assert addr == "10.88.0.3/24"
+        cli.ok("sandbox", "create", "sl2")
+        code, _, err = cli("network", "connect", "lan", "sl2", "--ip", "10.88.0.2")
+        assert code == 4, err
+        cli.ok("sandbox", "rm", "sl", "sl2")
+        cli.ok("network", "rm", "lan")
+    finally:
+        kern.addr_del(PARENT, "10.88.0.2/24")
