@@ -213,7 +213,8 @@ def test_the_hosts_own_address_on_the_parent_is_never_a_sandboxs(cli, kern):
     sandboxes join the host's LAN): the first sandbox was given it, a duplicate on the LAN."""
     kern.addr_add(PARENT, "10.88.0.2/24")
     try:
-        cli.ok("network", "create", "lan", "-d", "macvlan", "-o", f"parent={PARENT}", "--subnet", "10.88.0.0/24")
+        cli.ok("network", "create", "lan", "-d", "macvlan", "-o", f"parent={PARENT}",
+               "--subnet", "10.88.0.0/24")
         cli.ok("sandbox", "create", "sl")
         cli.ok("network", "connect", "lan", "sl")
         addr = json.loads(cli.ok("endpoint", "inspect", "lan/sl"))[0]["ipv4"]
