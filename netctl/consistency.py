@@ -81,6 +81,8 @@ def _network(net) -> None:
         _rule(validate.ifname, net.bridge, f"{where}: bridge")
     if net.driver in validate.SUBLINK_DRIVERS and not net.options.get("parent"):
         raise Inconsistent(f"{where}: the {net.driver} driver needs option parent")
+    # a macvlan mode on a bridge network gave its endpoints no MAC and one endpoint only
+    _rule(lambda opts: validate.driver_options(net.driver, opts), net.options, f"{where}: options")
     for sub in net.subnets:
         _rule(lambda v: ip_network(v, strict=True), sub.subnet, f"{where}: subnet")
         for addr in [sub.gateway, *sub.aux_addresses.values()]:

@@ -139,7 +139,7 @@ def _parent(net: Network, facts: Facts) -> list[Finding]:
     link = facts.host.get(parent)
     if link is None:
         return [Finding(BRIDGE, "network", subject, f"parent {parent} missing", net.id)]
-    if net.parent_created and not link.up:
+    if net.parent_created and link.owner is not None and not link.up:  # unmarked: not netctl's
         return [Finding(BRIDGE, "network", subject, f"parent {parent} down", net.id)]
     return []
 
@@ -223,6 +223,15 @@ def _parked(ep: Endpoint, facts: Facts) -> list[str]:
     return []
 
 
+def _on_parent(ep: Endpoint, net: Network, sb: Sandbox, facts: Facts) -> list[str]:
+    """A macvlan/ipvlan link stays on the device it was made on when that is renamed: with
+    another interface under the parent's name, the endpoint was on the wrong wire, unseen."""
+    link, parent = facts.netns[sb.name].links[ep.ifname], facts.host.get(net.options.get("parent", ""))
+    if parent is None or link.lower is None or link.lower == parent.index:
+        return []  # a missing parent is the network's finding
+    return [f"{ep.ifname} in sandbox {sb.name} is not a link of parent {parent.name}"]
+
+
 def _endpoint(ep: Endpoint, facts: Facts, index: Index) -> list[Finding]:
     net = index.networks.get(ep.network)
     if net is None or net.driver not in ("bridge", *SUBLINK):
@@ -232,6 +241,8 @@ def _endpoint(ep: Endpoint, facts: Facts, index: Index) -> list[Finding]:
         return []  # the sandbox finding covers it
     problems = _host_end(ep, net, facts) if net.driver == "bridge" else []  # macvlan: no host end
     problems += _inside(ep, sb, facts) if sb and ep.ifname else _parked(ep, facts)
+    if net.driver in SUBLINK and sb and ep.ifname and not problems:
+        problems = _on_parent(ep, net, sb, facts)
     subject = f"endpoint {ep.name} ({net.name})"
     return [Finding(ENDPOINT, "endpoint", subject, p, ep.id) for p in problems]
 

@@ -86,6 +86,8 @@ def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal,
       -d ipvlan  -o parent=IFACE [-o ipvlan_mode=l2|l3|l3s] [-o ipvlan_flag=bridge|private|vepa]
     --subnet is required (the parent's network: no pool can guess it; --ipv6 needs an
     IPv6 --subnet too), --gateway is the router there (default: the first address).
+    The host's own addresses on the parent in that subnet are reserved (aux addresses
+    named after the parent), so no sandbox is given one.
     Each endpoint is a macvlan (ipvlan) link of the parent with the sandbox's MAC and
     addresses (an ipvlan or passthru link has the parent's MAC, and a passthru network
     takes one endpoint), created inside the sandbox.  ipvlan
@@ -96,7 +98,10 @@ def create(name, driver, subnet, gateway, ip_range, aux_address, ipv6, internal,
     a dummy link: use a bridge network with --internal instead), a parent that does not
     exist (exit 3), a parent shared in incompatible modes (exit 4: macvlan with ipvlan,
     passthru with anything, two ipvlan modes or flags), a kernel without the link type
-    (exit 1; 'netctl status' lists the link types it has), --internal.  No firewall rules
+    (exit 1; 'netctl status' lists the link types it has), --internal, -o mtu above the
+    parent's (exit 2), a parent (or VLAN base) netctl made for something else, such as a
+    netctl bridge or veth, which would take the links with it, and a bridge or bond port
+    (exit 4).  A parent gone since (renamed, deleted, moved) makes connect exit 3.  No firewall rules
     are made: the traffic goes out through the parent, not through a netctl bridge.
     Limitation: the host cannot reach its own macvlan/ipvlan sandboxes through the parent
     (the kernel does not hand frames between a parent and its macvlans).  The usual

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import errno
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..errors import KernelError, NotFound
 from ..kernel.base import Kernel
@@ -54,7 +56,8 @@ class SublinkDriver(BridgeDriver):
             tx.step("vlan-create", lambda: self._create_vlan(parent, base, vid, mark),
                     lambda: k.link_delete(parent))
             net.parent_created = True
-        if net.parent_created and (link is None or not link.up):
+        made = link is None or link.owner is not None  # a same-named link of someone else's: theirs
+        if net.parent_created and made and (link is None or not link.up):
             tx.step("vlan-up", lambda: k.link_set_up(parent), lambda: k.link_set_up(parent, False))
 
     def _create_vlan(self, name: str, base: str, vid: int, mark: str) -> None:
@@ -89,7 +92,7 @@ class SublinkDriver(BridgeDriver):
         mark = self._source.mark(ep.id)
 
         def create() -> None:
-            with self._source.creating([(netns, name)], mark):
+            with self._source.creating([(netns, name)], mark), _parent_gone(k, net):
                 k.sublink_create(self.kind, name, parent=net.options["parent"], alias=mark, mode=mode,
                                  flag=flag, mac=ep.mac, mtu=mtu, netns=netns)
 
@@ -131,6 +134,20 @@ class IpvlanDriver(SublinkDriver):
 
     def _mode(self, net: Network) -> tuple[str, str | None]:
         return net.options.get("ipvlan_mode", "l2"), net.options.get("ipvlan_flag", "bridge")
+
+
+@contextmanager
+def _parent_gone(k: Kernel, net: Network) -> Iterator[None]:
+    """A parent renamed, deleted or moved to another namespace since the network was made is
+    exit 3 (not found), as at network create, not a kernel failure (exit 1)."""
+    try:
+        yield
+    except KernelError as exc:
+        parent = net.options["parent"]
+        if exc.errno != errno.ENODEV or k.link_get(parent) is not None:
+            raise
+        raise NotFound(f"parent interface {parent} of network {net.name!r} not found (renamed, "
+                       "deleted or moved to another namespace?)") from None
 
 
 def _vlan_base(k: Kernel, parent: str) -> tuple[str, int] | None:

@@ -35,6 +35,7 @@ class Link:
     master: str | None = None  # name of the bridge this link is a port of
     alias: str | None = None  # ifalias; netctl marks its own "netctl:<state id>:<object id>"
     addresses: tuple[str, ...] = field(default_factory=tuple)  # "10.0.0.2/24", "fd00::2/64"
+    lower: int | None = None  # IFLA_LINK: a macvlan/ipvlan link's parent (its index there)
 
     @property
     def owner(self) -> str | None:

@@ -38,8 +38,10 @@ def core() -> None:
 
     def complete(name: str):
         """A submodule (``from pyroute2 import config`` asks for the attribute first): that
-        module; any other name: run the real ``__init__`` now, and look it up there."""
-        if name.startswith("__"):
+        module; any other name: run the real ``__init__`` now, and look it up there.  Other
+        dunders are probes (``__wrapped__``, ``__test__``) that must not load the library;
+        ``__version__`` and ``__all__`` (``import *``) are the package's own."""
+        if name.startswith("__") and name not in ("__version__", "__all__"):
             raise AttributeError(name)
         if importlib.util.find_spec(f"pyroute2.{name}") is not None:
             return importlib.import_module(f"pyroute2.{name}")

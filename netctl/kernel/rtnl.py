@@ -56,6 +56,7 @@ def link(msg, names: dict[int, str | None], addrs: dict[int, list[str]]) -> Link
         master=names.get(master) if master else None,
         alias=msg.get("ifalias") or None,
         addresses=tuple(addrs.get(msg["index"], ())),
+        lower=msg.get("link") or None,
     )
 
 

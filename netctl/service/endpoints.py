@@ -62,17 +62,29 @@ def _address(state: State, net: Network, family: int, wanted: str | None) -> str
 def _mac(state: State, net: Network, wanted: str | None, ipv4: str | None) -> str:
     """Two interfaces with one MAC on a bridge steal each other's frames: a MAC given twice
     is refused (exit 4); a derived one that someone took by hand is replaced by a random one."""
-    taken = {e.mac for e in state.endpoints_of(net) if e.mac}
+    peers = _mac_peers(state, net)
+    taken = {e.mac for e, _ in peers if e.mac}
     if wanted:
         if wanted in taken:
-            owner = next(e.name for e in state.endpoints_of(net) if e.mac == wanted)
+            owner, where = next((e.name, o.name) for e, o in peers if e.mac == wanted)
             raise Conflict(f"MAC address {wanted} is already used by endpoint {owner!r} "
-                           f"in network {net.name!r}")
+                           f"in network {where!r}")
         return wanted
     mac = ipam.mac_from_ipv4(ipv4.split("/")[0] if ipv4 else None)
     while mac in taken:
         mac = ipam.random_mac()
     return mac
+
+
+def _mac_peers(state: State, net: Network) -> list[tuple[Endpoint, Network]]:
+    """The endpoints whose MAC must differ from a new one's: the network's own, and for a
+    macvlan those of every network on its parent, which holds one MAC table for all its
+    links (a second link with a MAC failed at link up with EADDRINUSE, exit 1)."""
+    if net.driver not in validate.SUBLINK_DRIVERS:
+        return [(e, net) for e in state.endpoints_of(net)]
+    parent = net.options.get("parent")
+    return [(e, o) for o in state.networks if o.driver in validate.SUBLINK_DRIVERS
+            and o.options.get("parent") == parent for e in state.endpoints_of(o)]
 
 
 def _parents_mac(net: Network) -> bool:

@@ -104,12 +104,19 @@ def _routes(kernel: Kernel, state: State, sb: Sandbox, tx: Transaction) -> None:
     for old in current:
         tx.step(
             "route-del",
-            lambda r=old: kernel.route_del("default", gateway=r.gateway, netns=sb.name),
-            lambda r=old: kernel.route_add("default", gateway=r.gateway, dev=r.dev, netns=sb.name),
+            lambda r=old: kernel.route_del(_dst(r), gateway=r.gateway, netns=sb.name),
+            lambda r=old: kernel.route_add(_dst(r), gateway=r.gateway, dev=r.dev, netns=sb.name),
         )
     for new in wanted:
         tx.step(
             "route-add",
-            lambda r=new: kernel.route_add("default", gateway=r.gateway, dev=r.dev, netns=sb.name),
-            lambda r=new: kernel.route_del("default", gateway=r.gateway, netns=sb.name),
+            lambda r=new: kernel.route_add(_dst(r), gateway=r.gateway, dev=r.dev, netns=sb.name),
+            lambda r=new: kernel.route_del(_dst(r), gateway=r.gateway, netns=sb.name),
         )
+
+
+def _dst(route: Route) -> str:
+    """The kernel calls take the family from the gateway; an IPv6 default route without one
+    (ipvlan l3/l3s) names its family in the destination, or it went in as IPv4 (EEXIST
+    beside the IPv4 one: every IPv6 ipvlan l3 connect failed) and its delete took that one."""
+    return "::/0" if route.family == 6 and not route.gateway else "default"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_address, ip_interface, ip_network
 
 from .. import etcfiles, hostsfile, ipam, ipam_request, lookup, validate
 from ..config import Config
@@ -127,8 +127,11 @@ def _plan_sublink(ctx: Context, state: State, net: Network, req: NetworkRequest,
     network's own subnet, so it does not block it (``_plan_ipam``)."""
     l3 = net.driver == "ipvlan" and net.options.get("ipvlan_mode") in ("l3", "l3s")
     _check_parent(state, net)
+    link = _check_parent_link(ctx, state, net)
     net.parent_created = any(o.parent_created for o in _sharing(state, net))
     _plan_ipam(ctx, state, net, req, cfg)
+    if link is not None:
+        _reserve_parent_addresses(net, link)
     if l3:
         for sub in net.subnets:
             sub.gateway = None
@@ -168,6 +171,58 @@ def _check_parent(state: State, net: Network) -> None:
         if why:
             raise Conflict(f"parent {net.options['parent']} is used by network {other.name!r} in "
                            f"an incompatible mode: {why}")
+
+
+def _reserve_parent_addresses(net: Network, link) -> None:
+    """The host's own addresses on the parent, in the network's subnet, are the host's on that
+    wire: reserved as aux addresses named after the parent, or the first sandbox got the
+    host's address (a duplicate on the LAN).  The gateway may be the host (it routes)."""
+    for sub in net.subnets:
+        subnet, n = ip_network(sub.subnet), 0
+        for cidr in link.addresses:
+            addr = str(ip_interface(cidr).ip)
+            if ip_address(addr) in subnet and addr not in (sub.gateway, *sub.aux_addresses.values()):
+                n += 1
+                key = link.name if n == 1 else f"{link.name}-{n}"
+                sub.aux_addresses.setdefault(key, addr)
+
+
+def _check_parent_link(ctx: Context, state: State, net: Network):
+    """A parent netctl made for something else (a network's bridge, an endpoint's veth, a VLAN
+    parent of another state file) dies with that object and takes the kernel's macvlan/ipvlan
+    links with it, silently; a bridge (or bond) port has its receive hook taken, so every
+    connect would fail (EBUSY).  Only this state's own VLAN parent, shared, is a parent."""
+    parent = net.options["parent"]
+    link = ctx.kernel.link_get(parent)
+    if link is None:  # missing (exit 3) or an 802.1q parent to make on its base: the driver
+        vlan = validate.VLAN_PARENT_RE.fullmatch(parent)
+        base = ctx.kernel.link_get(vlan["base"]) if vlan else None
+        if base is not None and base.owner is not None:
+            raise Conflict(f"parent {parent}: its base {base.name} is an interface netctl made "
+                           f"for another object (mark {base.alias}); it would take the network's "
+                           "links with it")
+        if base is not None:
+            _check_mtu(net, base)  # an 802.1q link has its base's MTU
+        return None
+    _check_mtu(net, link)
+    ours = {o.id for o in _sharing(state, net) if o.parent_created}
+    if link.owner is not None and not (link.owner in ours and link.state_id == state.state_id):
+        raise Conflict(f"parent {parent} is an interface netctl made for another object "
+                       f"(mark {link.alias}; 'netctl check' tells a leftover); it would take "
+                       "the network's links with it")
+    if link.master:
+        raise Conflict(f"parent {parent} is a port of {link.master}; the kernel gives a bridge "
+                       "or bond port no macvlan/ipvlan links")
+    return link
+
+
+def _check_mtu(net: Network, parent) -> None:
+    """A macvlan/ipvlan link's MTU is at most its parent's (EINVAL): a network above it was
+    made, and every connect to it failed with exit 1."""
+    if "mtu" in net.options and int(net.options["mtu"]) > parent.mtu:
+        raise InvalidInput(f"-o mtu={net.options['mtu']} is above the MTU of parent "
+                           f"{parent.name} ({parent.mtu}): the kernel allows its macvlan and "
+                           "ipvlan links at most that")
 
 
 def _refuse_ipam(driver_name: str, req: NetworkRequest, options: dict[str, str]) -> None:

@@ -177,3 +177,18 @@ def test_the_kernel_imports_rtnetlink_not_the_whole_of_pyroute2():
     assert "pyroute2.iproute.linux" in core and "pyroute2.ndb.main" not in core
     assert len(core) < 0.7 * len(full) and "pyroute2.ndb.main" in full
     assert same and ndb == "NDB"
+
+
+def test_the_partial_pyroute2_still_has_its_version():
+    """The package's own dunders (``__version__``, ``__all__``) come from its ``__init__``
+    too: ``pyroute2.__version__`` was an AttributeError once netlink.py had loaded the
+    partial package.  (pyroute2's own ``__all__`` lists classes, so ``import *`` fails on
+    the full package too: not checked.)"""
+    code = ("import json, importlib.metadata\nimport netctl.kernel.netlink\nimport pyroute2\n"
+            "print(json.dumps([pyroute2.__version__, importlib.metadata.version('pyroute2'),\n"
+            "                  len(pyroute2.__all__)]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=PKG.parent)
+    assert out.returncode == 0, out.stderr
+    version, installed, exported = json.loads(out.stdout)
+    assert version == installed and exported > 10

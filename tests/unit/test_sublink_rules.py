@@ -79,7 +79,7 @@ def test_check_reports_a_missing_parent_and_a_down_one_only_when_netctl_made_it(
     facts = drift.Facts(host={"eth1": _link("eth1", up=False)}, netns={}, files={})
     state = State(networks=[mine, theirs])
     assert [f.line for f in drift.compare(state, facts, {})] == ["network a: parent eth0.10 missing"]
-    facts.host["eth0.10"] = _link("eth0.10", up=False, kind="vlan")
+    facts.host["eth0.10"] = _link("eth0.10", up=False, kind="vlan", alias=owner_mark(SID, mine.id))
     assert [f.line for f in drift.compare(state, facts, {})] == ["network a: parent eth0.10 down"]
 
 
@@ -187,3 +187,34 @@ def test_sublink_requests_are_refused_before_the_lock(driver, subnets, extra, wh
     req = networks.NetworkRequest(name="x", driver=driver, subnets=subnets, **flags)
     with pytest.raises(InvalidInput, match=why):
         networks._refuse_sublink(driver, req, options)
+
+
+def test_a_vlan_parent_replaced_by_someone_elses_link_is_left_down():
+    """The 802.1q parent netctl made was deleted and someone made their own link of that name
+    (down): it carries no netctl mark, so repair and restore do not bring it up, and check
+    does not call its state drift."""
+    k = StubKernel("eth0")
+    k.host["eth0.10"] = _link("eth0.10", up=False, kind="vlan", alias="the admin's")
+    mine = net("a", parent="eth0.10")
+    mine.parent_created = True
+    with Transaction() as tx:
+        MacvlanDriver(Source(k)).create_network(mine, tx)
+    assert k.host["eth0.10"] == _link("eth0.10", up=False, kind="vlan", alias="the admin's")
+    facts = drift.Facts(host=dict(k.host), netns={}, files={})
+    assert drift.compare(State(networks=[mine]), facts, {}) == []
+
+
+@pytest.mark.parametrize(("driver", "options"), [
+    ("bridge", {"macvlan_mode": "passthru"}), ("bridge", {"parent": "eth0"}),
+    ("macvlan", {"parent": "eth0", "ipvlan_mode": "l3"}), ("ipvlan", {"parent": "eth0", "bridge": "br0"})])
+def test_a_hand_edited_option_of_another_driver_is_an_inconsistent_state(driver, options):
+    """The state is held to network create's rules: an option the driver does not take was
+    read anyway (a bridge network with macvlan_mode = "passthru" gave its endpoints no MAC
+    and took one endpoint only)."""
+    from netctl import consistency
+
+    bad = net("a", driver, **options)
+    bad.subnets = []
+    assert "does not apply to the" in consistency.first_problem(State(networks=[bad]))
+    assert consistency.first_problem(State(networks=[net("a", driver, parent="eth0")
+                                                     if driver != "bridge" else net("a", driver)])) is None
