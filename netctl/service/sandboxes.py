@@ -101,6 +101,8 @@ def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction, force: boo
     if not inside and not force:
         raise Conflict(nsguard.refusal(sb))
     reaped = inside and not host_mode(state, sb) and sb.adopted is None
+    if reaped and not force:
+        _refuse_theirs(k, sb)
     for ep in state.endpoints_in(sb):  # their veths die with the namespace (endpoints.delete)
         endpoints.delete(ctx, state, ep, tx, force=True, inside=inside, reaped=reaped)
     if inside:  # deleting cannot be undone: only once the state says it is gone, and after
@@ -108,6 +110,17 @@ def destroy(ctx: Context, state: State, sb: Sandbox, tx: Transaction, force: boo
         tx.on_commit("netns-delete", lambda: _release(k, sb))
         tx.on_commit("netns-files-delete", lambda: etcfiles.remove_sandbox_files(sb.name))
     state.sandboxes.remove(sb)
+
+
+def _refuse_theirs(k, sb: Sandbox) -> None:
+    """Deleting a namespace destroys every virtual interface in it: one somebody moved into
+    a netctl sandbox (a macvlan parent, a veth of their own) is not netctl's to destroy,
+    so ``rm`` refuses naming it, and only ``rm -f`` takes the namespace down with it."""
+    theirs = [link.name for link in k.links(netns=sb.name) if link.owner is None and link.name != "lo"]
+    if theirs:
+        raise Conflict(f"sandbox {sb.name!r} holds interfaces netctl did not create "
+                       f"({', '.join(sorted(theirs))}): move them out first, or 'sandbox rm -f' "
+                       "deletes the namespace with them")
 
 
 def _release(k, sb: Sandbox) -> None:

@@ -296,3 +296,19 @@ def test_deleting_a_symlinked_name_unlinks_it_and_keeps_the_mount(nk):
     nk.netns_delete("alias")
     assert not os.path.lexists("/run/netns/alias") and nk.netns_list() == ["real"]
     assert nk.netns_mark("real") == "netctl:x"
+
+
+def test_sandbox_rm_refuses_to_destroy_interfaces_someone_moved_in(lab):
+    """Deleting the namespace would destroy the user's veth pair: rm is exit 4 naming it and
+    changes nothing; rm -f takes the namespace down as asked."""
+    lab.two_sandboxes()
+    ip("link", "add", "mine0", "type", "veth", "peer", "name", "mine1")
+    ip("link", "set", "mine1", "netns", "db")
+    state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+    res = lab.cli("sandbox", "rm", "db")
+    assert res.code == 4 and "mine1" in res.err and len(res.err.splitlines()) == 1
+    assert lab.cli.state.read_bytes() == state
+    assert diff(kernel, kernel_snapshot(lab.nk)) == []
+    lab.cli.ok("sandbox", "rm", "-f", "db")
+    assert not lab.nk.netns_exists("db")
+    assert wait_until(lambda: lab.nk.link_get("mine0") is None)
