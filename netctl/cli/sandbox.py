@@ -132,7 +132,12 @@ def rm(names, force):
     If /run/netns/NAME is no longer the namespace netctl made for the sandbox (someone
     else's took the name, or it is a link to another namespace), netctl changes nothing in
     it: rm exits 4, and rm -f only forgets the sandbox, leaving that namespace and
-    /etc/netns/NAME as they are."""
+    /etc/netns/NAME as they are.
+
+    Deleting a namespace destroys every virtual interface in it. If someone moved an
+    interface netctl did not create into the sandbox (a veth of their own, a macvlan
+    parent), rm exits 4 naming it; move it out first, or rm -f deletes it with the namespace.
+    An adopted sandbox (sandbox create --netns/--pid) is never deleted: its bind mount goes."""
     from ..service.sandboxes import remove
 
     report_many(*remove(service(), list(names), force))
