@@ -40,7 +40,7 @@ def load(data: bytes, command: str) -> NetConf:
     key, 7 invalid)."""
     try:
         raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
         raise CniError(DECODE_FAILURE, "cannot decode the network configuration", str(exc)) from None
     if not isinstance(raw, dict):
         raise CniError(DECODE_FAILURE, "the network configuration is not a JSON object")

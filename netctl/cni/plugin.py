@@ -43,7 +43,7 @@ def run(environ: dict[str, str], data: bytes) -> tuple[int, dict | None]:
 def _requested(data: bytes) -> str | None:
     try:
         version = json.loads(data.decode() or "{}").get("cniVersion")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # nesting deeper than the parser goes
         return None
     return version if isinstance(version, str) else None
 

@@ -79,6 +79,15 @@ def test_malformed_configurations_answer_with_the_spec_code(tmp_path, data, code
     assert doc["msg"] and set(doc) <= {"cniVersion", "code", "msg", "details"}
 
 
+@pytest.mark.parametrize("command", ["ADD", "VERSION"])
+def test_json_nested_past_the_parsers_depth_is_error_6_not_a_traceback(tmp_path, command):
+    deep = b'{"cniVersion": "1.0.0", "name": "lab", "args": ' + b"[" * 100_000
+    for data in (b"[" * 100_000, deep):
+        code, doc = run(env(command), data, tmp_path)
+        want = (1, spec.DECODE_FAILURE) if command == "ADD" else (0, None)
+        assert (code, doc.get("code")) == want, doc
+
+
 def test_check_without_prev_result_is_invalid(tmp_path):
     code, doc = run(env("CHECK"), CONF, tmp_path)
     assert doc["code"] == spec.INVALID_CONFIG and "prevResult" in doc["msg"]
