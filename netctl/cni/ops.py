@@ -68,6 +68,9 @@ def add(ctx, env: Env, conf: NetConf, cfg) -> dict:
             if wrong:
                 raise CniError(INVALID_CONFIG, f"network {conf.name!r} exists with other settings: "
                                + ", ".join(wrong), "the configuration asks what the network does not have")
+        if net.driver in ("null", "host"):  # no interface, no address: no Result to give
+            raise CniError(INVALID_CONFIG, f"network {conf.name!r} has driver {net.driver}: "
+                           "it gives a container no interface", "use a bridge, macvlan or ipvlan network")
         sb = sandbox_of(state, env.container_id)
         if sb is None:
             sb = _adopt(ctx, state, env)

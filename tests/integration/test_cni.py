@@ -209,3 +209,27 @@ def test_a_fault_at_every_step_of_an_add_changes_nothing(rt, kern, tmp_path):
     rt.ok("ADD", cfg, CID, path, "eth0")
     assert left_behind(snap, kernel_snapshot(kern)) != []  # the comparison can fail
     rt.ok("DEL", cfg, CID, path, "eth0")
+
+
+def test_a_macvlan_result_has_no_empty_host_interface_and_a_null_network_is_refused(rt, kern):
+    """A macvlan endpoint has no host end: the Result lists only the container interface
+    (a nameless one is no valid Result).  A null network gives a container nothing: error 7,
+    nothing adopted, rather than a Result without interface or address."""
+    subprocess.run(["ip", "link", "add", "cnipar0", "type", "veth", "peer", "name", "cnipar1"], check=True)
+    try:
+        n = Netctl(rt.state)
+        n.ok("network", "create", "--driver", "macvlan", "-o", "parent=cnipar0",
+             "--subnet", "10.77.11.0/24", "cnimv")
+        n.ok("network", "create", "--driver", "null", "cninull")
+        path = rt.netns("ctr9")
+        res = rt.ok("ADD", conf("cnimv"), CID, path, "eth0")
+        assert [i["name"] for i in res["interfaces"]] == ["eth0"], res
+        assert res["ips"][0]["interface"] == 0 and res["interfaces"][0]["sandbox"] == path
+        rt.ok("CHECK", {**conf("cnimv"), "prevResult": res}, CID, path, "eth0")
+        rt.ok("DEL", conf("cnimv"), CID, path, "eth0")
+        code, doc, _ = rt("ADD", conf("cninull"), CID, path, "eth0")
+        assert (code, doc["code"]) == (1, 7) and "driver null" in doc["msg"], doc
+        assert state_of(rt).sandboxes == [] and {x.name for x in kern.links("ctr9")} == {"lo"}
+        n.ok("network", "rm", "cnimv", "cninull")
+    finally:
+        subprocess.run(["ip", "link", "del", "cnipar0"], check=True)
