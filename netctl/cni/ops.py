@@ -29,6 +29,15 @@ def sandbox_name(state: State, container_id: str, pod_name: str = "") -> str:
     """The runtime's name for the container (CNI_ARGS ``K8S_POD_NAME``: podman's container
     name, Kubernetes' pod) or ``cni``, then ``-`` and the ID's first 12 characters (podman's
     short ID), more of the ID when another sandbox has that name: readable, unique."""
+    taken = {s.name for s in state.sandboxes}
+    for name in _candidates(container_id, pod_name):
+        if name not in taken:
+            return name
+    raise CniError(PLUGIN_BASE + 4, f"no free sandbox name for container {container_id}")
+
+
+def _candidates(container_id: str, pod_name: str) -> list[str]:
+    """The sandbox names ``sandbox_name`` tries for a container, in its order."""
     from .. import validate
 
     prefix = pod_name[:40].rstrip("-.") if pod_name else ""
@@ -36,12 +45,38 @@ def sandbox_name(state: State, container_id: str, pod_name: str = "") -> str:
         prefix = validate.name(prefix, "pod name") if prefix else "cni"
     except validate.InvalidInput:
         prefix = "cni"
+    return [f"{prefix}-{container_id[:size]}" for size in (12, 20, 63 - len(prefix))]
+
+
+def reclaim_killed_add(ctx, state: State, env: Env) -> None:
+    """Undo what an ADD killed before its save (a runtime SIGKILLs a plugin past its
+    timeout) left of this container: its bind mount of CNI_NETNS under a name netctl gives
+    this container, that name's still empty /etc/netns directory, and links in there marked
+    by this state for objects it does not have.  No state records them, so without this DEL
+    answered success and left the namespace pinned, and every later ADD was refused (104).
+    Recognised only when the mount is exactly CNI_NETNS's namespace and no sandbox has the name."""
+    import os
+    from contextlib import suppress
+
+    from .. import etcfiles
+    from ..drift import is_orphan, object_ids
+
+    k = ctx.kernel
+    try:
+        probe = k.netns_probe(env.netns) if env.netns else None
+    except (NetctlError, OSError):
+        return  # the namespace is gone or no namespace: nothing to compare with
     taken = {s.name for s in state.sandboxes}
-    for size in (12, 20, 63 - len(prefix)):
-        name = f"{prefix}-{container_id[:size]}"
-        if name not in taken:
-            return name
-    raise CniError(PLUGIN_BASE + 4, f"no free sandbox name for container {container_id}")
+    ids = object_ids(state)
+    for name in _candidates(env.container_id, env.args.get("K8S_POD_NAME", "")):
+        if probe is None or name in taken or k.netns_identity(name) != (probe.ino, probe.cookie):
+            continue
+        for link in k.links(netns=name):
+            if is_orphan(link, ids, state.state_id):
+                k.link_delete(link.name, netns=name)
+        k.netns_delete(name)
+        with suppress(OSError):
+            os.rmdir(etcfiles.sandbox_dir(name))
 
 
 def _network(state: State, name: str) -> Network | None:
@@ -73,6 +108,7 @@ def add(ctx, env: Env, conf: NetConf, cfg) -> dict:
                            "it gives a container no interface", "use a bridge, macvlan or ipvlan network")
         sb = sandbox_of(state, env.container_id)
         if sb is None:
+            reclaim_killed_add(ctx, state, env)
             sb = _adopt(ctx, state, env)
         else:
             _same_namespace(ctx, sb, env.netns)
@@ -117,6 +153,8 @@ def delete(ctx, env: Env, conf: NetConf) -> None:
     with plan.session(ctx) as session:
         state = session.state
         sb, net = sandbox_of(state, env.container_id), _network(state, conf.name)
+        if sb is None:
+            reclaim_killed_add(ctx, state, env)
         if sb is None or net is None:
             return
         _detach(ctx, state, session.tx, sb, [e for e in state.endpoints_in(sb)

@@ -233,3 +233,27 @@ def test_a_macvlan_result_has_no_empty_host_interface_and_a_null_network_is_refu
         n.ok("network", "rm", "cnimv", "cninull")
     finally:
         subprocess.run(["ip", "link", "del", "cnipar0"], check=True)
+
+
+def test_an_add_killed_before_its_save_is_undone_by_del_or_by_the_next_add(rt, kern):
+    """Runtimes SIGKILL a plugin that runs past their timeout, then call DEL (or ADD again).
+    Nothing was saved, so the container is unknown; what the killed ADD left (its bind mount
+    of CNI_NETNS, /etc/netns/NAME, marked links in the container) used to stay: DEL said
+    success with the namespace pinned, and every later ADD was refused (104)."""
+    path = rt.netns("ctr10")
+    cfg = conf("cnilab", subnet="10.77.12.0/24")
+    rt.ok("ADD", cfg, "warm", rt.netns("warm10"), "eth0")  # the network (its bridge) exists
+    rt.ok("DEL", cfg, "warm", "/run/netns/warm10", "eth0")
+    snap = kernel_snapshot(kern)
+    for step, retry in (("netns-files", "DEL"), ("route-add", "DEL"), ("veth-create", "ADD"),
+                        ("addr4", "ADD")):
+        code, _, _ = rt("ADD", cfg, CID, path, "eth0", NETCTL_FAULT=f"{step}:kill")
+        assert code == -9, step
+        assert left_behind(snap, kernel_snapshot(kern)) != [], step  # the comparison can fail
+        if retry == "ADD":
+            res = rt.ok("ADD", cfg, CID, path, "eth0")
+            assert [i["name"] for i in res["interfaces"]][1:] == ["eth0"]
+        assert rt.ok("DEL", cfg, CID, path, "eth0") is None
+        assert left_behind(snap, kernel_snapshot(kern)) == [], step
+        assert state_of(rt).sandboxes == []
+    assert Netctl(rt.state).run("check").code == 0
