@@ -50,6 +50,9 @@ def load(data: bytes, command: str) -> NetConf:
         raise CniError(INVALID_CONFIG, "name (the netctl network) is required")
     for key, value in raw.items():
         _check_key(key, value)
+    _check_result(raw.get("prevResult"))
+    if not isinstance(raw.get("dns", {}), dict):
+        raise CniError(INVALID_CONFIG, "dns must be an object")
     conf = NetConf(version, name, raw, raw.get("prevResult"),
                    _object(raw, "runtimeConfig"), _object(raw, "args"))
     if command == "CHECK" and not isinstance(conf.prev_result, dict):
@@ -69,6 +72,21 @@ def _check_key(key: str, value: Any) -> None:
     kind, _ = NETCTL[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise CniError(INVALID_CONFIG, f"{key}: wrong type {type(value).__name__}")
+
+
+def _check_result(prev: Any) -> None:
+    """A ``prevResult`` (netctl not first in a chain) must have the Result's shape: netctl
+    keeps its entries in its own Result, which a string spread into letters would break."""
+    if prev is None:
+        return
+    if not isinstance(prev, dict):
+        raise CniError(INVALID_CONFIG, "prevResult must be an object")
+    for key in ("interfaces", "ips", "routes"):
+        items = prev.get(key)
+        if items is not None and not (isinstance(items, list) and all(isinstance(x, dict) for x in items)):
+            raise CniError(INVALID_CONFIG, f"prevResult.{key} must be a list of objects")
+    if not isinstance(prev.get("dns") or {}, dict):
+        raise CniError(INVALID_CONFIG, "prevResult.dns must be an object")
 
 
 def _object(raw: dict, key: str) -> dict:
@@ -152,6 +170,8 @@ def endpoint_options(conf: NetConf, cni_args: dict[str, str]) -> Attachment:
     out = Attachment(mac=rc.get("mac") or cargs.get("mac") or cni_args.get("MAC") or None)
     for cidr in _strings(ips, "ips"):
         addr = cidr.split("/")[0]
+        if not addr:  # "" asked nothing, and got an address of netctl's choosing
+            raise CniError(INVALID_CONFIG, f"ips: invalid address {cidr!r}")
         if ":" in addr:
             out.ip6 = _once(out.ip6, addr, "IPv6")
         else:
@@ -176,11 +196,11 @@ def _port(mapping: Any) -> str:
     """One ``portMappings`` entry as a ``-p`` value: ``[HOST_IP:]HOST_PORT:PORT/PROTO``."""
     if not isinstance(mapping, dict):
         raise CniError(INVALID_CONFIG, "portMappings: expected objects")
-    try:
-        host, inside = int(mapping["hostPort"]), int(mapping["containerPort"])
-    except (KeyError, TypeError, ValueError):
+    host, inside = mapping.get("hostPort"), mapping.get("containerPort")
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in (host, inside)):
+        # int() made true port 1 and 80.9 port 80: a wrong type must not publish a port
         raise CniError(INVALID_CONFIG, f"portMappings: bad entry {mapping!r}",
-                       "hostPort and containerPort are required numbers") from None
+                       "hostPort and containerPort are required integers")
     proto, host_ip = mapping.get("protocol") or "tcp", mapping.get("hostIP") or ""
     if not isinstance(proto, str) or not isinstance(host_ip, str):
         raise CniError(INVALID_CONFIG, f"portMappings: bad entry {mapping!r}")

@@ -72,6 +72,19 @@ def test_del_needs_no_netns_but_an_ifname(tmp_path):
     ({**CONF, "runtimeConfig": []}, spec.INVALID_CONFIG),
     ({**CONF, "runtimeConfig": {"portMappings": [{"hostPort": "x"}]}}, spec.INVALID_CONFIG),
     ({**CONF, "runtimeConfig": {"ips": ["10.0.0.2/24", "10.0.0.3/24"]}}, spec.INVALID_CONFIG),
+    # wrong types that used to pass: port true published port 1, 80.9 port 80, "" any address
+    ({**CONF, "runtimeConfig": {"portMappings": [{"hostPort": True, "containerPort": 80}]}},
+     spec.INVALID_CONFIG),
+    ({**CONF, "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80.9}]}},
+     spec.INVALID_CONFIG),
+    ({**CONF, "runtimeConfig": {"portMappings": [{"hostPort": "8080", "containerPort": 80}]}},
+     spec.INVALID_CONFIG),
+    ({**CONF, "runtimeConfig": {"ips": [""]}}, spec.INVALID_CONFIG),
+    # a prevResult whose lists are no lists of objects was spread into netctl's Result
+    ({**CONF, "prevResult": {"cniVersion": "1.0.0", "interfaces": "eth0"}}, spec.INVALID_CONFIG),
+    ({**CONF, "prevResult": {"cniVersion": "1.0.0", "ips": [1]}}, spec.INVALID_CONFIG),
+    ({**CONF, "prevResult": [1]}, spec.INVALID_CONFIG),
+    ({**CONF, "dns": ["10.0.0.1"]}, spec.INVALID_CONFIG),
 ])
 def test_malformed_configurations_answer_with_the_spec_code(tmp_path, data, code):
     got, doc = run(env("ADD"), data, tmp_path)
