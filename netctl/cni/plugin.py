@@ -85,13 +85,28 @@ def _dispatch(env: spec.Env, conf: netconf.NetConf, environ: dict[str, str]) -> 
         ctx.close()
 
 
+def _stdin() -> bytes | CniError:
+    """stdin's bytes, or the answer when reading fails: a runtime's SIGTERM while it still
+    writes (or no stdin at all) was a traceback and no JSON."""
+    try:
+        return sys.stdin.buffer.read()
+    except Exception as exc:  # noqa: BLE001 - OSError, or no sys.stdin at all
+        return CniError(spec.IO_FAILURE, f"cannot read the network configuration: {exc}")
+    except BaseException as exc:  # interrupts.Interrupted: nothing was done yet
+        return CniError(spec.TRY_AGAIN, f"interrupted: {exc}; nothing was done")
+
+
 def main() -> None:
     """The process: read, run, print, exit without the interpreter's slow teardown."""
     from .. import interrupts
 
     interrupts.install()  # a SIGTERM from the runtime rolls the transaction back
     try:
-        code, document = run(dict(os.environ), sys.stdin.buffer.read())
+        data = _stdin()
+        if isinstance(data, CniError):
+            code, document = 1, data.document(spec.LATEST)
+        else:
+            code, document = run(dict(os.environ), data)
     finally:
         interrupts.restore()
     if document is not None:

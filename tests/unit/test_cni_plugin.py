@@ -209,6 +209,28 @@ def test_the_console_script_is_the_plugin_under_cni_command_without_click():
     assert cli.returncode == 0 and "netctl, version" in cli.stdout
 
 
+def test_sigterm_while_the_runtime_still_writes_stdin_is_error_11_not_a_traceback():
+    import signal
+    import time
+
+    code = "import sys; from netctl import entry; entry.main()"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "CNI_COMMAND": "ADD", "NETCTL_STATE": "/nonexistent/x"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until the plugin's SIGTERM handler is installed
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        caught = int(next(x for x in status.splitlines() if x.startswith("SigCgt:")).split()[1], 16)
+        if caught & (1 << (signal.SIGTERM - 1)):
+            break
+        time.sleep(0.01)
+    time.sleep(0.05)  # into the read
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and b"Traceback" not in err, err
+    assert json.loads(out)["code"] == spec.TRY_AGAIN
+
+
 def test_status_says_whether_netctl_is_on_the_usual_cni_path(tmp_path):
     from netctl.cni import reach
 
