@@ -39,7 +39,7 @@ def load(data: bytes, command: str) -> NetConf:
     """Parse and check stdin's configuration (error 6 undecodable, 1 version, 2 unknown
     key, 7 invalid)."""
     try:
-        raw = json.loads(data.decode("utf-8"))
+        raw = json.loads(data.decode("utf-8"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
         raise CniError(DECODE_FAILURE, "cannot decode the network configuration", str(exc)) from None
     if not isinstance(raw, dict):
@@ -58,6 +58,12 @@ def load(data: bytes, command: str) -> NetConf:
     if command == "CHECK" and not isinstance(conf.prev_result, dict):
         raise CniError(INVALID_CONFIG, "CHECK needs prevResult")
     return conf
+
+
+def _not_json(word: str) -> None:
+    """NaN and Infinity are no JSON: Python reads them, and would echo them into a Result
+    (``dns``, ``prevResult``) that the runtime's parser then cannot read."""
+    raise ValueError(f"{word} is not JSON")
 
 
 def _check_key(key: str, value: Any) -> None:
