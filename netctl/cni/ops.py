@@ -112,6 +112,7 @@ def add(ctx, env: Env, conf: NetConf, cfg) -> dict:
             sb = _adopt(ctx, state, env)
         else:
             _same_namespace(ctx, sb, env.netns)
+        _ifname_free(ctx, state, sb, net, env.ifname)
         ep_req = EndpointRequest(name=sb.name, ip=opts.ip, ip6=opts.ip6, mac=opts.mac,
                                  aliases=opts.aliases, publish=opts.publish)
         ep = connect.connect(ctx, net.name, sb.name, ep_req, ifname=env.ifname)
@@ -136,6 +137,14 @@ def _same_namespace(ctx, sb: Sandbox, netns: str) -> None:
     if sb.adopted is None or (probe.ino, probe.cookie) != (sb.adopted["ino"], sb.adopted["cookie"]):
         raise CniError(PLUGIN_BASE + 4,
                        f"container's sandbox {sb.name!r} holds another namespace than {netns}")
+
+
+def _ifname_free(ctx, state: State, sb: Sandbox, net: Network, ifname: str) -> None:
+    """CNI_IFNAME taken in the container (the runtime's own interface, ``lo``) is a conflict
+    named as such; it was error 101 naming netctl's host-side veth ("File exists")."""
+    if attachment(state, sb, net, ifname) is None and ctx.kernel.link_get(ifname, netns=sb.name):
+        raise CniError(PLUGIN_BASE + 4, f"CNI_IFNAME {ifname} already exists in the container's "
+                       "namespace", "netctl never takes over an interface it did not create")
 
 
 def _result(state: State, conf: NetConf, net: Network, sb: Sandbox, ep: Endpoint, netns: str) -> dict:

@@ -257,3 +257,20 @@ def test_an_add_killed_before_its_save_is_undone_by_del_or_by_the_next_add(rt, k
         assert left_behind(snap, kernel_snapshot(kern)) == [], step
         assert state_of(rt).sandboxes == []
     assert Netctl(rt.state).run("check").code == 0
+
+
+def test_cni_ifname_taken_in_the_container_is_a_conflict_naming_it(rt, kern):
+    path = rt.netns("ctr11")
+    subprocess.run(["ip", "-n", "ctr11", "link", "add", "eth0", "type", "veth", "peer", "name", "theirs"],
+                   check=True)
+    theirs = kernel_snapshot(kern)["ns:ctr11"]
+    cfg = conf("cnilab", subnet="10.77.13.0/24")
+    for ifname in ("eth0", "lo"):
+        code, doc, _ = rt("ADD", cfg, CID, path, ifname)
+        assert (code, doc["code"]) == (1, 104) and f"CNI_IFNAME {ifname} already exists" in doc["msg"], doc
+        assert kernel_snapshot(kern)["ns:ctr11"] == theirs
+        assert not rt.state.exists() or state_of(rt).sandboxes == []
+    res = rt.ok("ADD", cfg, CID, path, "net1")
+    assert rt.ok("ADD", cfg, CID, path, "net1") == res  # its own interface is no conflict
+    rt.ok("DEL", cfg, CID, path, "net1")
+    assert kernel_snapshot(kern)["ns:ctr11"] == theirs

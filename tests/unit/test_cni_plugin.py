@@ -46,6 +46,7 @@ def test_add_without_a_required_variable_is_error_4(tmp_path, missing):
     ("CNI_COMMAND", "FROB"), ("CNI_CONTAINERID", "-bad"), ("CNI_CONTAINERID", "a/b"),
     ("CNI_IFNAME", "x" * 16), ("CNI_IFNAME", "a:b"), ("CNI_IFNAME", ".."), ("CNI_NETNS", "relative"),
     ("CNI_ARGS", "IP"),
+    ("CNI_IFNAME", "all"), ("CNI_IFNAME", "default"), ("CNI_IFNAME", "\u00e91"),  # were 101, 101, 7
 ])
 def test_malformed_variables_are_error_4(tmp_path, variable, value):
     code, doc = run({**env("ADD"), variable: value}, CONF, tmp_path)
