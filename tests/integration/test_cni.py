@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from ipaddress import ip_interface
+from pathlib import Path
 
 import pytest
 from cni_support import Runtime, conf, netns_add, netns_del, plugin_dir
@@ -257,6 +258,11 @@ def test_an_add_killed_before_its_save_is_undone_by_del_or_by_the_next_add(rt, k
         assert left_behind(snap, kernel_snapshot(kern)) == [], step
         assert state_of(rt).sandboxes == []
     assert Netctl(rt.state).run("check").code == 0
+    # the runtime's own namespace that happens to have netctl's name is no leftover: kept
+    own = rt.netns(f"cni-{CID[:12]}")
+    rt.ok("ADD", cfg, CID, own, "eth0")
+    rt.ok("DEL", cfg, CID, own, "eth0")
+    assert rt.ok("DEL", cfg, CID, own, "eth0") is None and Path(own).exists()
 
 
 def test_cni_ifname_taken_in_the_container_is_a_conflict_naming_it(rt, kern):
