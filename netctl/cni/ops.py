@@ -71,12 +71,11 @@ def reclaim_killed_add(ctx, state: State, env: Env) -> None:
     for name in _candidates(env.container_id, env.args.get("K8S_POD_NAME", "")):
         if probe is None or name in taken or k.netns_identity(name) != (probe.ino, probe.cookie):
             continue
-        if os.path.realpath(env.netns) == os.path.realpath(f"/run/netns/{name}"):
-            continue  # the runtime's own mount, by chance of netctl's name: adopted in place
         for link in k.links(netns=name):
             if is_orphan(link, ids, state.state_id):
                 k.link_delete(link.name, netns=name)
-        k.netns_delete(name)
+        if os.path.realpath(env.netns) != os.path.realpath(f"/run/netns/{name}"):
+            k.netns_delete(name)  # else the runtime's own mount, adopted in place: it stays
         with suppress(OSError):
             os.rmdir(etcfiles.sandbox_dir(name))
 

@@ -260,6 +260,8 @@ def test_an_add_killed_before_its_save_is_undone_by_del_or_by_the_next_add(rt, k
     assert Netctl(rt.state).run("check").code == 0
     # the runtime's own namespace that happens to have netctl's name is no leftover: kept
     own = rt.netns(f"cni-{CID[:12]}")
+    code, _, _ = rt("ADD", cfg, CID, own, "eth0", NETCTL_FAULT="addr4:kill")
+    assert code == -9
     rt.ok("ADD", cfg, CID, own, "eth0")
     rt.ok("DEL", cfg, CID, own, "eth0")
     assert rt.ok("DEL", cfg, CID, own, "eth0") is None and Path(own).exists()
