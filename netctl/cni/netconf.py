@@ -50,9 +50,10 @@ def load(data: bytes, command: str) -> NetConf:
         raise CniError(INVALID_CONFIG, "name (the netctl network) is required")
     for key, value in raw.items():
         _check_key(key, value)
-    _check_result(raw.get("prevResult"))
-    if not isinstance(raw.get("dns", {}), dict):
-        raise CniError(INVALID_CONFIG, "dns must be an object")
+    if command in ("ADD", "CHECK"):  # what goes into a Result; DEL must not fail on it
+        _check_result(raw.get("prevResult"))
+        if not isinstance(raw.get("dns", {}), dict):
+            raise CniError(INVALID_CONFIG, "dns must be an object")
     conf = NetConf(version, name, raw, raw.get("prevResult"),
                    _object(raw, "runtimeConfig"), _object(raw, "args"))
     if command == "CHECK" and not isinstance(conf.prev_result, dict):

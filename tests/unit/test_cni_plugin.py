@@ -105,6 +105,11 @@ def test_json_nested_past_the_parsers_depth_is_error_6_not_a_traceback(tmp_path,
         assert (code, doc.get("code")) == want, doc
 
 
+def test_del_does_not_fail_on_a_prev_result_it_does_not_use():
+    data = json.dumps({**CONF, "prevResult": {"interfaces": "eth0"}, "dns": []}).encode()
+    assert netconf.load(data, "DEL").name == "lab"
+
+
 def test_check_without_prev_result_is_invalid(tmp_path):
     code, doc = run(env("CHECK"), CONF, tmp_path)
     assert doc["code"] == spec.INVALID_CONFIG and "prevResult" in doc["msg"]
