@@ -273,6 +273,9 @@ def test_netctl_cni_prints_a_conflist_the_plugin_accepts(cli):
                         "ADD")
     assert netconf.network_request(conf).subnets == ["10.31.0.0/24"]
     assert cli("cni", "nope").code == 3
+    cli.ok("network", "create", "nul", "--driver", "null")  # ADD refuses it: no conflist either
+    res = cli("cni", "nul")
+    assert res.code == 2 and "driver null" in res.err
 
 
 def test_sandbox_names_are_readable_and_unique():
