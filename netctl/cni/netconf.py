@@ -50,6 +50,8 @@ def load(data: bytes, command: str) -> NetConf:
         raise CniError(INVALID_CONFIG, "name (the netctl network) is required")
     for key, value in raw.items():
         _check_key(key, value)
+    if not str(raw.get("state", "/")).startswith("/"):  # relative to the runtime's cwd: anywhere
+        raise CniError(INVALID_CONFIG, f"state {raw['state']!r} must be an absolute path")
     if command in ("ADD", "CHECK"):  # what goes into a Result; DEL must not fail on it
         _check_result(raw.get("prevResult"))
         if not isinstance(raw.get("dns", {}), dict):

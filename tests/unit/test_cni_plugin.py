@@ -86,6 +86,8 @@ def test_del_needs_no_netns_but_an_ifname(tmp_path):
     ({**CONF, "prevResult": {"cniVersion": "1.0.0", "ips": [1]}}, spec.INVALID_CONFIG),
     ({**CONF, "prevResult": [1]}, spec.INVALID_CONFIG),
     ({**CONF, "dns": ["10.0.0.1"]}, spec.INVALID_CONFIG),
+    ({**CONF, "state": "state.toml"}, spec.INVALID_CONFIG),  # was written in the runtime's cwd
+    ({**CONF, "state": ""}, spec.INVALID_CONFIG),
     # not JSON, though Python reads it: it came back in the Result, which no runtime could parse
     (b'{"cniVersion": "1.0.0", "name": "lab", "type": "netctl", "dns": {"x": NaN}}', spec.DECODE_FAILURE),
     (b'{"cniVersion": "1.0.0", "name": "lab", "type": "netctl", "mtu": -Infinity}', spec.DECODE_FAILURE),
