@@ -54,7 +54,8 @@ def reclaim_killed_add(ctx, state: State, env: Env) -> None:
     this container, that name's still empty /etc/netns directory, and links in there marked
     by this state for objects it does not have.  No state records them, so without this DEL
     answered success and left the namespace pinned, and every later ADD was refused (104).
-    Recognised only when the mount is exactly CNI_NETNS's namespace and no sandbox has the name."""
+    Recognised only when the mount is exactly CNI_NETNS's namespace, no sandbox has the name
+    and every netctl mark in there is an orphan of this state (as ``adopt`` judges them)."""
     import os
     from contextlib import suppress
 
@@ -71,8 +72,11 @@ def reclaim_killed_add(ctx, state: State, env: Env) -> None:
     for name in _candidates(env.container_id, env.args.get("K8S_POD_NAME", "")):
         if probe is None or name in taken or k.netns_identity(name) != (probe.ino, probe.cookie):
             continue
-        for link in k.links(netns=name):
-            if is_orphan(link, ids, state.state_id):
+        links = k.links(netns=name)
+        if any(x.owner is not None and not is_orphan(x, ids, state.state_id) for x in links):
+            continue  # a live object's (another state file's sandbox): no leftover of ours
+        for link in links:
+            if link.owner is not None:
                 k.link_delete(link.name, netns=name)
         if os.path.realpath(env.netns) != os.path.realpath(f"/run/netns/{name}"):
             k.netns_delete(name)  # else the runtime's own mount, adopted in place: it stays

@@ -282,3 +282,20 @@ def test_cni_ifname_taken_in_the_container_is_a_conflict_naming_it(rt, kern):
     assert rt.ok("ADD", cfg, CID, path, "net1") == res  # its own interface is no conflict
     rt.ok("DEL", cfg, CID, path, "net1")
     assert kernel_snapshot(kern)["ns:ctr11"] == theirs
+
+
+def test_a_del_under_another_state_file_leaves_this_states_container_alone(rt, kern, tmp_path):
+    """Two conflists with two state files for one container: a DEL (or ADD) under state B
+    finds no container of B's, and the namespace bound under netctl's name is A's live
+    sandbox (its eth0 is A's), no leftover of a killed ADD of B's to undo."""
+    path = rt.netns("ctr12")
+    cfg = conf("cnilab", subnet="10.77.14.0/24")
+    rt.ok("ADD", cfg, CID, path, "eth0")
+    other = Runtime(tmp_path / "b.toml", rt.plugins)
+    bcfg = conf("cnib", subnet="10.77.15.0/24")
+    assert other.ok("DEL", bcfg, CID, path, "eth0") is None
+    code, doc, _ = other("ADD", bcfg, CID, path, "eth0")
+    assert code == 1 and doc["code"] == 104, doc
+    assert Path(f"/run/netns/cni-{CID[:12]}").exists() and Netctl(rt.state).run("check").code == 0
+    rt.ok("DEL", cfg, CID, path, "eth0")
+    Netctl(other.state).teardown()
