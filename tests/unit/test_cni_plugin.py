@@ -264,6 +264,16 @@ def test_status_says_whether_netctl_is_on_the_usual_cni_path(tmp_path):
     assert got["reachable"] and reach.line(got) == f"plugin reachable as {dirs[1]}/netctl -> {new}"
 
 
+def test_status_cni_line_does_not_hang_on_a_fifo_named_netctl(tmp_path):
+    (tmp_path / "opt").mkdir()
+    os.mkfifo(tmp_path / "opt" / "netctl", 0o755)
+    os.chmod(tmp_path / "opt" / "netctl", 0o755)
+    code = ("import sys; from netctl.cni import reach; "
+            f"print(reach.line(reach.facts(({str(tmp_path / 'opt')!r},))))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and "not netctl's console script" in proc.stdout, proc
+
+
 def test_netctl_cni_prints_a_conflist_the_plugin_accepts(cli):
     cli.ok("network", "create", "lab", "--subnet", "10.31.0.0/24")
     out = json.loads(cli.ok("cni", "lab"))
