@@ -21,9 +21,10 @@ LOCK_TIMEOUT = 60.0
 
 def run(environ: dict[str, str], data: bytes) -> tuple[int, dict | None]:
     """(exit code, document to print) for one exec; no exception escapes."""
-    requested = _requested(data)  # errors answer in the config's version when it is ours
-    version = requested if requested in spec.SUPPORTED else spec.LATEST
+    version = spec.LATEST
     try:
+        requested = _requested(data)  # errors answer in the config's version when it is ours
+        version = requested if requested in spec.SUPPORTED else spec.LATEST
         env = spec.parse_env(environ)
         if env.command == "VERSION":
             return 0, spec.version_document(requested)

@@ -220,6 +220,17 @@ def test_the_console_script_is_the_plugin_under_cni_command_without_click():
     assert cli.returncode == 0 and "netctl, version" in cli.stdout
 
 
+def test_a_signal_while_the_version_is_read_is_error_11(monkeypatch):
+    from netctl import interrupts
+
+    def interrupted(*_args, **_kwargs):
+        raise interrupts.Interrupted(15)
+
+    monkeypatch.setattr(plugin.json, "loads", interrupted)
+    code, doc = plugin.run(env("VERSION"), json.dumps(CONF).encode())
+    assert (code, doc["code"]) == (1, spec.TRY_AGAIN)
+
+
 def test_sigterm_while_the_runtime_still_writes_stdin_is_error_11_not_a_traceback():
     import signal
     import time
