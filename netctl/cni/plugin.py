@@ -67,7 +67,7 @@ def _dispatch(env: spec.Env, conf: netconf.NetConf, environ: dict[str, str]) -> 
     from . import ops
 
     path = conf.raw.get("state") or environ.get("NETCTL_STATE") or DEFAULT_PATH
-    timeout = float(environ.get("NETCTL_LOCK_TIMEOUT") or LOCK_TIMEOUT)
+    timeout = _lock_timeout(environ.get("NETCTL_LOCK_TIMEOUT"))
     config_path = environ.get("NETCTL_CONFIG", config.DEFAULT_PATH)
     ctx = Context(Store(path, timeout), config_path=config_path)
     try:
@@ -95,6 +95,21 @@ def _stdin() -> bytes | CniError:
         return CniError(spec.IO_FAILURE, f"cannot read the network configuration: {exc}")
     except BaseException as exc:  # interrupts.Interrupted: nothing was done yet
         return CniError(spec.TRY_AGAIN, f"interrupted: {exc}; nothing was done")
+
+
+def _lock_timeout(text: str | None) -> float:
+    """NETCTL_LOCK_TIMEOUT as the CLI reads it (cli/root.py Seconds): NaN was taken, and a NaN
+    deadline never arrives (the exec waited for the lock for ever); garbage was error 101."""
+    import math
+
+    try:
+        number = float(text) if text else LOCK_TIMEOUT
+    except ValueError:
+        number = math.nan
+    if math.isnan(number) or number < 0:
+        raise CniError(spec.INVALID_ENV, f"NETCTL_LOCK_TIMEOUT {text!r} is not a number of seconds",
+                       "0 or more; inf waits for ever")
+    return number
 
 
 def main() -> None:

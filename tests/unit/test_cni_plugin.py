@@ -53,6 +53,13 @@ def test_malformed_variables_are_error_4(tmp_path, variable, value):
     assert (code, doc["code"]) == (1, spec.INVALID_ENV), doc
 
 
+@pytest.mark.parametrize("value", ["nan", "abc", "-1"])
+def test_a_bad_lock_timeout_is_error_4(tmp_path, value):
+    """nan was taken as a wait that never ends; abc was error 101 'unexpected error'."""
+    code, doc = run({**env("ADD"), "NETCTL_LOCK_TIMEOUT": value}, CONF, tmp_path)
+    assert (code, doc["code"]) == (1, spec.INVALID_ENV) and "NETCTL_LOCK_TIMEOUT" in doc["msg"], doc
+
+
 def test_del_needs_no_netns_but_an_ifname(tmp_path):
     environ = env("DEL", CNI_IFNAME="")
     code, doc = run(environ, CONF, tmp_path)
