@@ -166,6 +166,7 @@ class Attachment:
     mac: str | None = None
     aliases: list[str] = field(default_factory=list)
     publish: list[str] = field(default_factory=list)
+    cidrs: list[str] = field(default_factory=list)  # the ips as asked, prefix included
 
 
 def endpoint_options(conf: NetConf, cni_args: dict[str, str]) -> Attachment:
@@ -177,7 +178,8 @@ def endpoint_options(conf: NetConf, cni_args: dict[str, str]) -> Attachment:
         raise CniError(INVALID_CONFIG, "args.cni must be an object")
     ips = rc.get("ips") or cargs.get("ips") or [a for a in cni_args.get("IP", "").split(",") if a]
     out = Attachment(mac=rc.get("mac") or cargs.get("mac") or cni_args.get("MAC") or None)
-    for cidr in _strings(ips, "ips"):
+    out.cidrs = _strings(ips, "ips")
+    for cidr in out.cidrs:
         addr = cidr.split("/")[0]
         if not addr:  # "" asked nothing, and got an address of netctl's choosing
             raise CniError(INVALID_CONFIG, f"ips: invalid address {cidr!r}")
@@ -193,6 +195,18 @@ def endpoint_options(conf: NetConf, cni_args: dict[str, str]) -> Attachment:
     out.aliases = _strings(aliases.get(conf.name, []), "aliases")
     out.publish = [_port(m) for m in rc.get("portMappings") or []]
     return out
+
+
+def ips_outside(net, cidrs: list[str]) -> list[str]:
+    """The asked ``ips`` whose prefix is not a subnet of ``net``: 10.88.0.5/16 on a /24 got
+    the /24 without a word.  (An address without a prefix takes the subnet's.)"""
+    from ipaddress import ip_interface, ip_network
+
+    subnets = {ip_network(s.subnet) for s in net.subnets}
+    try:
+        return [c for c in cidrs if "/" in c and ip_interface(c).network not in subnets]
+    except ValueError as exc:
+        raise CniError(INVALID_CONFIG, f"ips: {exc}") from None
 
 
 def _once(have: str | None, addr: str, family: str) -> str:

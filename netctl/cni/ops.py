@@ -118,6 +118,10 @@ def add(ctx, env: Env, conf: NetConf, cfg) -> dict:
         else:
             _same_namespace(ctx, sb, env.netns)
         _ifname_free(ctx, state, sb, net, env.ifname)
+        outside = netconf.ips_outside(net, opts.cidrs)
+        if outside:
+            raise CniError(INVALID_CONFIG, f"ips {', '.join(outside)} not in a subnet of "
+                           f"network {net.name!r}")
         ep_req = EndpointRequest(name=sb.name, ip=opts.ip, ip6=opts.ip6, mac=opts.mac,
                                  aliases=opts.aliases, publish=opts.publish)
         ep = connect.connect(ctx, net.name, sb.name, ep_req, ifname=env.ifname)

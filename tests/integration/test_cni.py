@@ -299,3 +299,16 @@ def test_a_del_under_another_state_file_leaves_this_states_container_alone(rt, k
     assert Path(f"/run/netns/cni-{CID[:12]}").exists() and Netctl(rt.state).run("check").code == 0
     rt.ok("DEL", cfg, CID, path, "eth0")
     Netctl(other.state).teardown()
+
+
+def test_runtime_config_ips_with_another_prefix_are_refused(rt, kern):
+    path = rt.netns("ctr13")
+    cfg = conf("cnilab", subnet="10.77.16.0/24")
+    for ips in (["10.77.16.5/16"], ["10.77.16.5/33"]):  # the first was given as 10.77.16.5/24
+        code, doc, _ = rt("ADD", {**cfg, "runtimeConfig": {"ips": ips}}, CID, path, "eth0")
+        assert (code, doc["code"]) == (1, 7), doc
+        assert {x.name for x in kern.links("ctr13")} == {"lo"}
+    for ips in (["10.77.16.5/24"], ["10.77.16.6"]):
+        res = rt.ok("ADD", {**cfg, "runtimeConfig": {"ips": ips}}, CID, path, "eth0")
+        assert res["ips"][0]["address"] == ips[0].split("/")[0] + "/24"
+        rt.ok("DEL", cfg, CID, path, "eth0")
