@@ -50,5 +50,9 @@ def cni(settings, network: str) -> None:
     from ..store import DEFAULT_PATH
 
     net = lookup.network(settings.store.read(), network)
+    if net.driver in ("null", "host"):  # the plugin's ADD refuses them (error 7)
+        from ..errors import InvalidInput
+
+        raise InvalidInput(f"network {net.name!r} has driver {net.driver}: it gives a container no interface")
     state = None if settings.state == DEFAULT_PATH else str(settings.store.path.resolve())
     click.echo(output.to_json(conflist(net, state)))

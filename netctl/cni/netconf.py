@@ -39,8 +39,8 @@ def load(data: bytes, command: str) -> NetConf:
     """Parse and check stdin's configuration (error 6 undecodable, 1 version, 2 unknown
     key, 7 invalid)."""
     try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        raw = json.loads(data.decode("utf-8"), parse_constant=_not_json)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
         raise CniError(DECODE_FAILURE, "cannot decode the network configuration", str(exc)) from None
     if not isinstance(raw, dict):
         raise CniError(DECODE_FAILURE, "the network configuration is not a JSON object")
@@ -50,11 +50,23 @@ def load(data: bytes, command: str) -> NetConf:
         raise CniError(INVALID_CONFIG, "name (the netctl network) is required")
     for key, value in raw.items():
         _check_key(key, value)
+    if not str(raw.get("state", "/")).startswith("/"):  # relative to the runtime's cwd: anywhere
+        raise CniError(INVALID_CONFIG, f"state {raw['state']!r} must be an absolute path")
+    if command in ("ADD", "CHECK"):  # what goes into a Result; DEL must not fail on it
+        _check_result(raw.get("prevResult"))
+        if not isinstance(raw.get("dns", {}), dict):
+            raise CniError(INVALID_CONFIG, "dns must be an object")
     conf = NetConf(version, name, raw, raw.get("prevResult"),
                    _object(raw, "runtimeConfig"), _object(raw, "args"))
     if command == "CHECK" and not isinstance(conf.prev_result, dict):
         raise CniError(INVALID_CONFIG, "CHECK needs prevResult")
     return conf
+
+
+def _not_json(word: str) -> None:
+    """NaN and Infinity are no JSON: Python reads them, and would echo them into a Result
+    (``dns``, ``prevResult``) that the runtime's parser then cannot read."""
+    raise ValueError(f"{word} is not JSON")
 
 
 def _check_key(key: str, value: Any) -> None:
@@ -69,6 +81,21 @@ def _check_key(key: str, value: Any) -> None:
     kind, _ = NETCTL[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise CniError(INVALID_CONFIG, f"{key}: wrong type {type(value).__name__}")
+
+
+def _check_result(prev: Any) -> None:
+    """A ``prevResult`` (netctl not first in a chain) must have the Result's shape: netctl
+    keeps its entries in its own Result, which a string spread into letters would break."""
+    if prev is None:
+        return
+    if not isinstance(prev, dict):
+        raise CniError(INVALID_CONFIG, "prevResult must be an object")
+    for key in ("interfaces", "ips", "routes"):
+        items = prev.get(key)
+        if items is not None and not (isinstance(items, list) and all(isinstance(x, dict) for x in items)):
+            raise CniError(INVALID_CONFIG, f"prevResult.{key} must be a list of objects")
+    if not isinstance(prev.get("dns") or {}, dict):
+        raise CniError(INVALID_CONFIG, "prevResult.dns must be an object")
 
 
 def _object(raw: dict, key: str) -> dict:
@@ -139,6 +166,7 @@ class Attachment:
     mac: str | None = None
     aliases: list[str] = field(default_factory=list)
     publish: list[str] = field(default_factory=list)
+    cidrs: list[str] = field(default_factory=list)  # the ips as asked, prefix included
 
 
 def endpoint_options(conf: NetConf, cni_args: dict[str, str]) -> Attachment:
@@ -150,8 +178,11 @@ def endpoint_options(conf: NetConf, cni_args: dict[str, str]) -> Attachment:
         raise CniError(INVALID_CONFIG, "args.cni must be an object")
     ips = rc.get("ips") or cargs.get("ips") or [a for a in cni_args.get("IP", "").split(",") if a]
     out = Attachment(mac=rc.get("mac") or cargs.get("mac") or cni_args.get("MAC") or None)
-    for cidr in _strings(ips, "ips"):
+    out.cidrs = _strings(ips, "ips")
+    for cidr in out.cidrs:
         addr = cidr.split("/")[0]
+        if not addr:  # "" asked nothing, and got an address of netctl's choosing
+            raise CniError(INVALID_CONFIG, f"ips: invalid address {cidr!r}")
         if ":" in addr:
             out.ip6 = _once(out.ip6, addr, "IPv6")
         else:
@@ -166,6 +197,18 @@ def endpoint_options(conf: NetConf, cni_args: dict[str, str]) -> Attachment:
     return out
 
 
+def ips_outside(net, cidrs: list[str]) -> list[str]:
+    """The asked ``ips`` whose prefix is not a subnet of ``net``: 10.88.0.5/16 on a /24 got
+    the /24 without a word.  (An address without a prefix takes the subnet's.)"""
+    from ipaddress import ip_interface, ip_network
+
+    subnets = {ip_network(s.subnet) for s in net.subnets}
+    try:
+        return [c for c in cidrs if "/" in c and ip_interface(c).network not in subnets]
+    except ValueError as exc:
+        raise CniError(INVALID_CONFIG, f"ips: {exc}") from None
+
+
 def _once(have: str | None, addr: str, family: str) -> str:
     if have is not None:
         raise CniError(INVALID_CONFIG, f"more than one {family} address asked (netctl gives one per family)")
@@ -176,11 +219,11 @@ def _port(mapping: Any) -> str:
     """One ``portMappings`` entry as a ``-p`` value: ``[HOST_IP:]HOST_PORT:PORT/PROTO``."""
     if not isinstance(mapping, dict):
         raise CniError(INVALID_CONFIG, "portMappings: expected objects")
-    try:
-        host, inside = int(mapping["hostPort"]), int(mapping["containerPort"])
-    except (KeyError, TypeError, ValueError):
+    host, inside = mapping.get("hostPort"), mapping.get("containerPort")
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in (host, inside)):
+        # int() made true port 1 and 80.9 port 80: a wrong type must not publish a port
         raise CniError(INVALID_CONFIG, f"portMappings: bad entry {mapping!r}",
-                       "hostPort and containerPort are required numbers") from None
+                       "hostPort and containerPort are required integers")
     proto, host_ip = mapping.get("protocol") or "tcp", mapping.get("hostIP") or ""
     if not isinstance(proto, str) or not isinstance(host_ip, str):
         raise CniError(INVALID_CONFIG, f"portMappings: bad entry {mapping!r}")

@@ -29,6 +29,15 @@ def sandbox_name(state: State, container_id: str, pod_name: str = "") -> str:
     """The runtime's name for the container (CNI_ARGS ``K8S_POD_NAME``: podman's container
     name, Kubernetes' pod) or ``cni``, then ``-`` and the ID's first 12 characters (podman's
     short ID), more of the ID when another sandbox has that name: readable, unique."""
+    taken = {s.name for s in state.sandboxes}
+    for name in _candidates(container_id, pod_name):
+        if name not in taken:
+            return name
+    raise CniError(PLUGIN_BASE + 4, f"no free sandbox name for container {container_id}")
+
+
+def _candidates(container_id: str, pod_name: str) -> list[str]:
+    """The sandbox names ``sandbox_name`` tries for a container, in its order."""
     from .. import validate
 
     prefix = pod_name[:40].rstrip("-.") if pod_name else ""
@@ -36,12 +45,43 @@ def sandbox_name(state: State, container_id: str, pod_name: str = "") -> str:
         prefix = validate.name(prefix, "pod name") if prefix else "cni"
     except validate.InvalidInput:
         prefix = "cni"
+    return [f"{prefix}-{container_id[:size]}" for size in (12, 20, 63 - len(prefix))]
+
+
+def reclaim_killed_add(ctx, state: State, env: Env) -> None:
+    """Undo what an ADD killed before its save (a runtime SIGKILLs a plugin past its
+    timeout) left of this container: its bind mount of CNI_NETNS under a name netctl gives
+    this container, that name's still empty /etc/netns directory, and links in there marked
+    by this state for objects it does not have.  No state records them, so without this DEL
+    answered success and left the namespace pinned, and every later ADD was refused (104).
+    Recognised only when the mount is exactly CNI_NETNS's namespace, no sandbox has the name
+    and every netctl mark in there is an orphan of this state (as ``adopt`` judges them)."""
+    import os
+    from contextlib import suppress
+
+    from .. import etcfiles
+    from ..drift import is_orphan, object_ids
+
+    k = ctx.kernel
+    try:
+        probe = k.netns_probe(env.netns) if env.netns else None
+    except (NetctlError, OSError):
+        return  # the namespace is gone or no namespace: nothing to compare with
     taken = {s.name for s in state.sandboxes}
-    for size in (12, 20, 63 - len(prefix)):
-        name = f"{prefix}-{container_id[:size]}"
-        if name not in taken:
-            return name
-    raise CniError(PLUGIN_BASE + 4, f"no free sandbox name for container {container_id}")
+    ids = object_ids(state)
+    for name in _candidates(env.container_id, env.args.get("K8S_POD_NAME", "")):
+        if probe is None or name in taken or k.netns_identity(name) != (probe.ino, probe.cookie):
+            continue
+        links = k.links(netns=name)
+        if any(x.owner is not None and not is_orphan(x, ids, state.state_id) for x in links):
+            continue  # a live object's (another state file's sandbox): no leftover of ours
+        for link in links:
+            if link.owner is not None:
+                k.link_delete(link.name, netns=name)
+        if os.path.realpath(env.netns) != os.path.realpath(f"/run/netns/{name}"):
+            k.netns_delete(name)  # else the runtime's own mount, adopted in place: it stays
+        with suppress(OSError):
+            os.rmdir(etcfiles.sandbox_dir(name))
 
 
 def _network(state: State, name: str) -> Network | None:
@@ -68,11 +108,20 @@ def add(ctx, env: Env, conf: NetConf, cfg) -> dict:
             if wrong:
                 raise CniError(INVALID_CONFIG, f"network {conf.name!r} exists with other settings: "
                                + ", ".join(wrong), "the configuration asks what the network does not have")
+        if net.driver in ("null", "host"):  # no interface, no address: no Result to give
+            raise CniError(INVALID_CONFIG, f"network {conf.name!r} has driver {net.driver}: "
+                           "it gives a container no interface", "use a bridge, macvlan or ipvlan network")
         sb = sandbox_of(state, env.container_id)
         if sb is None:
+            reclaim_killed_add(ctx, state, env)
             sb = _adopt(ctx, state, env)
         else:
             _same_namespace(ctx, sb, env.netns)
+        _ifname_free(ctx, state, sb, net, env.ifname)
+        outside = netconf.ips_outside(net, opts.cidrs)
+        if outside:
+            raise CniError(INVALID_CONFIG, f"ips {', '.join(outside)} not in a subnet of "
+                           f"network {net.name!r}")
         ep_req = EndpointRequest(name=sb.name, ip=opts.ip, ip6=opts.ip6, mac=opts.mac,
                                  aliases=opts.aliases, publish=opts.publish)
         ep = connect.connect(ctx, net.name, sb.name, ep_req, ifname=env.ifname)
@@ -99,6 +148,14 @@ def _same_namespace(ctx, sb: Sandbox, netns: str) -> None:
                        f"container's sandbox {sb.name!r} holds another namespace than {netns}")
 
 
+def _ifname_free(ctx, state: State, sb: Sandbox, net: Network, ifname: str) -> None:
+    """CNI_IFNAME taken in the container (the runtime's own interface, ``lo``) is a conflict
+    named as such; it was error 101 naming netctl's host-side veth ("File exists")."""
+    if attachment(state, sb, net, ifname) is None and ctx.kernel.link_get(ifname, netns=sb.name):
+        raise CniError(PLUGIN_BASE + 4, f"CNI_IFNAME {ifname} already exists in the container's "
+                       "namespace", "netctl never takes over an interface it did not create")
+
+
 def _result(state: State, conf: NetConf, net: Network, sb: Sandbox, ep: Endpoint, netns: str) -> dict:
     from ..service.gateway import elect
 
@@ -114,6 +171,8 @@ def delete(ctx, env: Env, conf: NetConf) -> None:
     with plan.session(ctx) as session:
         state = session.state
         sb, net = sandbox_of(state, env.container_id), _network(state, conf.name)
+        if sb is None:
+            reclaim_killed_add(ctx, state, env)
         if sb is None or net is None:
             return
         _detach(ctx, state, session.tx, sb, [e for e in state.endpoints_in(sb)

@@ -21,9 +21,10 @@ LOCK_TIMEOUT = 60.0
 
 def run(environ: dict[str, str], data: bytes) -> tuple[int, dict | None]:
     """(exit code, document to print) for one exec; no exception escapes."""
-    requested = _requested(data)  # errors answer in the config's version when it is ours
-    version = requested if requested in spec.SUPPORTED else spec.LATEST
+    version = spec.LATEST
     try:
+        requested = _requested(data)  # errors answer in the config's version when it is ours
+        version = requested if requested in spec.SUPPORTED else spec.LATEST
         env = spec.parse_env(environ)
         if env.command == "VERSION":
             return 0, spec.version_document(requested)
@@ -43,7 +44,7 @@ def run(environ: dict[str, str], data: bytes) -> tuple[int, dict | None]:
 def _requested(data: bytes) -> str | None:
     try:
         version = json.loads(data.decode() or "{}").get("cniVersion")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # nesting deeper than the parser goes
         return None
     return version if isinstance(version, str) else None
 
@@ -66,7 +67,7 @@ def _dispatch(env: spec.Env, conf: netconf.NetConf, environ: dict[str, str]) -> 
     from . import ops
 
     path = conf.raw.get("state") or environ.get("NETCTL_STATE") or DEFAULT_PATH
-    timeout = float(environ.get("NETCTL_LOCK_TIMEOUT") or LOCK_TIMEOUT)
+    timeout = _lock_timeout(environ.get("NETCTL_LOCK_TIMEOUT"))
     config_path = environ.get("NETCTL_CONFIG", config.DEFAULT_PATH)
     ctx = Context(Store(path, timeout), config_path=config_path)
     try:
@@ -85,13 +86,43 @@ def _dispatch(env: spec.Env, conf: netconf.NetConf, environ: dict[str, str]) -> 
         ctx.close()
 
 
+def _stdin() -> bytes | CniError:
+    """stdin's bytes, or the answer when reading fails: a runtime's SIGTERM while it still
+    writes (or no stdin at all) was a traceback and no JSON."""
+    try:
+        return sys.stdin.buffer.read()
+    except Exception as exc:  # noqa: BLE001 - OSError, or no sys.stdin at all
+        return CniError(spec.IO_FAILURE, f"cannot read the network configuration: {exc}")
+    except BaseException as exc:  # interrupts.Interrupted: nothing was done yet
+        return CniError(spec.TRY_AGAIN, f"interrupted: {exc}; nothing was done")
+
+
+def _lock_timeout(text: str | None) -> float:
+    """NETCTL_LOCK_TIMEOUT as the CLI reads it (cli/root.py Seconds): NaN was taken, and a NaN
+    deadline never arrives (the exec waited for the lock for ever); garbage was error 101."""
+    import math
+
+    try:
+        number = float(text) if text else LOCK_TIMEOUT
+    except ValueError:
+        number = math.nan
+    if math.isnan(number) or number < 0:
+        raise CniError(spec.INVALID_ENV, f"NETCTL_LOCK_TIMEOUT {text!r} is not a number of seconds",
+                       "0 or more; inf waits for ever")
+    return number
+
+
 def main() -> None:
     """The process: read, run, print, exit without the interpreter's slow teardown."""
     from .. import interrupts
 
     interrupts.install()  # a SIGTERM from the runtime rolls the transaction back
     try:
-        code, document = run(dict(os.environ), sys.stdin.buffer.read())
+        data = _stdin()
+        if isinstance(data, CniError):
+            code, document = 1, data.document(spec.LATEST)
+        else:
+            code, document = run(dict(os.environ), data)
     finally:
         interrupts.restore()
     if document is not None:

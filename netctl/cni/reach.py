@@ -18,11 +18,20 @@ USUAL_DIRS = ("/opt/cni/bin", "/usr/lib/cni", "/usr/libexec/cni")
 def _kind(path: str) -> str:
     """plugin: a console script of a netctl that turns into the plugin under CNI_COMMAND;
     old: one from before (netctl.cli:main, a CLI only); other: something else (a binary)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(2048)
+    import stat
+
+    try:  # O_NONBLOCK and regular files only: a FIFO there hung `netctl status` in open()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return "unreadable"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "other"
+        head = os.read(fd, 2048)
+    except OSError:
+        return "unreadable"
+    finally:
+        os.close(fd)
     if b"netctl.entry" in head:
         return "plugin"
     return "old" if b"netctl.cli" in head else "other"

@@ -1,6 +1,6 @@
 """The spec's Result for one attachment, built from netctl's state (pure).
 
-interfaces: the host end of the veth pair, then the interface in the container (with
+interfaces: the host end of the veth pair (bridge networks), then the interface in the container (with
 ``sandbox``, the CNI_NETNS path); ips: the endpoint's addresses with ``interface`` pointing at
 the container's interface and the network's gateway; routes: the default routes netctl gave
 the sandbox when this attachment carries them (service/gateway.py elects one); dns: the
@@ -19,8 +19,9 @@ def build(version: str, net: Network, ep: Endpoint, netns: str, default_routes: 
           dns: Any = None, prev: dict | None = None) -> dict:
     prev = prev or {}
     interfaces = list(prev.get("interfaces") or [])
-    base = len(interfaces)
-    interfaces.append({"name": ep.host_ifname or ""})
+    if ep.host_ifname:  # a veth's host end; a macvlan/ipvlan endpoint has none
+        interfaces.append({"name": ep.host_ifname})
+    index = len(interfaces)  # the container interface's, appended next
     inside = {"name": ep.ifname or "", "sandbox": netns}
     if ep.mac:
         inside["mac"] = ep.mac
@@ -31,7 +32,7 @@ def build(version: str, net: Network, ep: Endpoint, netns: str, default_routes: 
         if not cidr:
             continue
         sub = net.subnet_for(family)
-        entry: dict[str, Any] = {"address": cidr, "interface": base + 1}
+        entry: dict[str, Any] = {"address": cidr, "interface": index}
         if sub is not None and sub.gateway:
             entry["gateway"] = sub.gateway
             if default_routes:

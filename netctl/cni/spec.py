@@ -102,10 +102,21 @@ def parse_env(environ: dict[str, str]) -> Env:
 
 
 def check_ifname(name: str) -> None:
-    """The spec's interface name rule (and the kernel's 15 bytes)."""
+    """The spec's interface name rule (and the kernel's 15 bytes), netctl's (validate.ifname:
+    it was error 7 for a variable), and the two names the kernel refuses as they are its
+    sysctl directories (they were error 101, "create veth ...: Invalid argument")."""
+    from .. import validate
+
     if len(name.encode()) > 15 or name in (".", "..") or _IFNAME_BAD.search(name):
         raise CniError(INVALID_ENV, f"invalid CNI_IFNAME {name!r}",
                        "at most 15 bytes, not '.' or '..', no '/', ':' or whitespace")
+    try:
+        validate.ifname(name, "CNI_IFNAME")
+    except validate.InvalidInput as exc:
+        raise CniError(INVALID_ENV, str(exc)) from None
+    if name in ("all", "default"):
+        raise CniError(INVALID_ENV, f"invalid CNI_IFNAME {name!r}: the kernel refuses it "
+                       "(/proc/sys/net/*/conf/{all,default})")
 
 
 def parse_args(text: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from ipaddress import ip_interface
+from pathlib import Path
 
 import pytest
 from cni_support import Runtime, conf, netns_add, netns_del, plugin_dir
@@ -209,3 +210,105 @@ def test_a_fault_at_every_step_of_an_add_changes_nothing(rt, kern, tmp_path):
     rt.ok("ADD", cfg, CID, path, "eth0")
     assert left_behind(snap, kernel_snapshot(kern)) != []  # the comparison can fail
     rt.ok("DEL", cfg, CID, path, "eth0")
+
+
+def test_a_macvlan_result_has_no_empty_host_interface_and_a_null_network_is_refused(rt, kern):
+    """A macvlan endpoint has no host end: the Result lists only the container interface
+    (a nameless one is no valid Result).  A null network gives a container nothing: error 7,
+    nothing adopted, rather than a Result without interface or address."""
+    subprocess.run(["ip", "link", "add", "cnipar0", "type", "veth", "peer", "name", "cnipar1"], check=True)
+    try:
+        n = Netctl(rt.state)
+        n.ok("network", "create", "--driver", "macvlan", "-o", "parent=cnipar0",
+             "--subnet", "10.77.11.0/24", "cnimv")
+        n.ok("network", "create", "--driver", "null", "cninull")
+        path = rt.netns("ctr9")
+        res = rt.ok("ADD", conf("cnimv"), CID, path, "eth0")
+        assert [i["name"] for i in res["interfaces"]] == ["eth0"], res
+        assert res["ips"][0]["interface"] == 0 and res["interfaces"][0]["sandbox"] == path
+        rt.ok("CHECK", {**conf("cnimv"), "prevResult": res}, CID, path, "eth0")
+        rt.ok("DEL", conf("cnimv"), CID, path, "eth0")
+        code, doc, _ = rt("ADD", conf("cninull"), CID, path, "eth0")
+        assert (code, doc["code"]) == (1, 7) and "driver null" in doc["msg"], doc
+        assert state_of(rt).sandboxes == [] and {x.name for x in kern.links("ctr9")} == {"lo"}
+        n.ok("network", "rm", "cnimv", "cninull")
+    finally:
+        subprocess.run(["ip", "link", "del", "cnipar0"], check=True)
+
+
+def test_an_add_killed_before_its_save_is_undone_by_del_or_by_the_next_add(rt, kern):
+    """Runtimes SIGKILL a plugin that runs past their timeout, then call DEL (or ADD again).
+    Nothing was saved, so the container is unknown; what the killed ADD left (its bind mount
+    of CNI_NETNS, /etc/netns/NAME, marked links in the container) used to stay: DEL said
+    success with the namespace pinned, and every later ADD was refused (104)."""
+    path = rt.netns("ctr10")
+    cfg = conf("cnilab", subnet="10.77.12.0/24")
+    rt.ok("ADD", cfg, "warm", rt.netns("warm10"), "eth0")  # the network (its bridge) exists
+    rt.ok("DEL", cfg, "warm", "/run/netns/warm10", "eth0")
+    snap = kernel_snapshot(kern)
+    for step, retry in (("netns-files", "DEL"), ("route-add", "DEL"), ("veth-create", "ADD"),
+                        ("addr4", "ADD")):
+        code, _, _ = rt("ADD", cfg, CID, path, "eth0", NETCTL_FAULT=f"{step}:kill")
+        assert code == -9, step
+        assert left_behind(snap, kernel_snapshot(kern)) != [], step  # the comparison can fail
+        if retry == "ADD":
+            res = rt.ok("ADD", cfg, CID, path, "eth0")
+            assert [i["name"] for i in res["interfaces"]][1:] == ["eth0"]
+        assert rt.ok("DEL", cfg, CID, path, "eth0") is None
+        assert left_behind(snap, kernel_snapshot(kern)) == [], step
+        assert state_of(rt).sandboxes == []
+    assert Netctl(rt.state).run("check").code == 0
+    # the runtime's own namespace that happens to have netctl's name is no leftover: kept
+    own = rt.netns(f"cni-{CID[:12]}")
+    code, _, _ = rt("ADD", cfg, CID, own, "eth0", NETCTL_FAULT="addr4:kill")
+    assert code == -9
+    rt.ok("ADD", cfg, CID, own, "eth0")
+    rt.ok("DEL", cfg, CID, own, "eth0")
+    assert rt.ok("DEL", cfg, CID, own, "eth0") is None and Path(own).exists()
+
+
+def test_cni_ifname_taken_in_the_container_is_a_conflict_naming_it(rt, kern):
+    path = rt.netns("ctr11")
+    subprocess.run(["ip", "-n", "ctr11", "link", "add", "eth0", "type", "veth", "peer", "name", "theirs"],
+                   check=True)
+    theirs = kernel_snapshot(kern)["ns:ctr11"]
+    cfg = conf("cnilab", subnet="10.77.13.0/24")
+    for ifname in ("eth0", "lo"):
+        code, doc, _ = rt("ADD", cfg, CID, path, ifname)
+        assert (code, doc["code"]) == (1, 104) and f"CNI_IFNAME {ifname} already exists" in doc["msg"], doc
+        assert kernel_snapshot(kern)["ns:ctr11"] == theirs
+        assert not rt.state.exists() or state_of(rt).sandboxes == []
+    res = rt.ok("ADD", cfg, CID, path, "net1")
+    assert rt.ok("ADD", cfg, CID, path, "net1") == res  # its own interface is no conflict
+    rt.ok("DEL", cfg, CID, path, "net1")
+    assert kernel_snapshot(kern)["ns:ctr11"] == theirs
+
+
+def test_a_del_under_another_state_file_leaves_this_states_container_alone(rt, kern, tmp_path):
+    """Two conflists with two state files for one container: a DEL (or ADD) under state B
+    finds no container of B's, and the namespace bound under netctl's name is A's live
+    sandbox (its eth0 is A's), no leftover of a killed ADD of B's to undo."""
+    path = rt.netns("ctr12")
+    cfg = conf("cnilab", subnet="10.77.14.0/24")
+    rt.ok("ADD", cfg, CID, path, "eth0")
+    other = Runtime(tmp_path / "b.toml", rt.plugins)
+    bcfg = conf("cnib", subnet="10.77.15.0/24")
+    assert other.ok("DEL", bcfg, CID, path, "eth0") is None
+    code, doc, _ = other("ADD", bcfg, CID, path, "eth0")
+    assert code == 1 and doc["code"] == 104, doc
+    assert Path(f"/run/netns/cni-{CID[:12]}").exists() and Netctl(rt.state).run("check").code == 0
+    rt.ok("DEL", cfg, CID, path, "eth0")
+    Netctl(other.state).teardown()
+
+
+def test_runtime_config_ips_with_another_prefix_are_refused(rt, kern):
+    path = rt.netns("ctr13")
+    cfg = conf("cnilab", subnet="10.77.16.0/24")
+    for ips in (["10.77.16.5/16"], ["10.77.16.5/33"]):  # the first was given as 10.77.16.5/24
+        code, doc, _ = rt("ADD", {**cfg, "runtimeConfig": {"ips": ips}}, CID, path, "eth0")
+        assert (code, doc["code"]) == (1, 7), doc
+        assert {x.name for x in kern.links("ctr13")} == {"lo"}
+    for ips in (["10.77.16.5/24"], ["10.77.16.6"]):
+        res = rt.ok("ADD", {**cfg, "runtimeConfig": {"ips": ips}}, CID, path, "eth0")
+        assert res["ips"][0]["address"] == ips[0].split("/")[0] + "/24"
+        rt.ok("DEL", cfg, CID, path, "eth0")

@@ -46,10 +46,18 @@ def test_add_without_a_required_variable_is_error_4(tmp_path, missing):
     ("CNI_COMMAND", "FROB"), ("CNI_CONTAINERID", "-bad"), ("CNI_CONTAINERID", "a/b"),
     ("CNI_IFNAME", "x" * 16), ("CNI_IFNAME", "a:b"), ("CNI_IFNAME", ".."), ("CNI_NETNS", "relative"),
     ("CNI_ARGS", "IP"),
+    ("CNI_IFNAME", "all"), ("CNI_IFNAME", "default"), ("CNI_IFNAME", "\u00e91"),  # were 101, 101, 7
 ])
 def test_malformed_variables_are_error_4(tmp_path, variable, value):
     code, doc = run({**env("ADD"), variable: value}, CONF, tmp_path)
     assert (code, doc["code"]) == (1, spec.INVALID_ENV), doc
+
+
+@pytest.mark.parametrize("value", ["nan", "abc", "-1"])
+def test_a_bad_lock_timeout_is_error_4(tmp_path, value):
+    """nan was taken as a wait that never ends; abc was error 101 'unexpected error'."""
+    code, doc = run({**env("ADD"), "NETCTL_LOCK_TIMEOUT": value}, CONF, tmp_path)
+    assert (code, doc["code"]) == (1, spec.INVALID_ENV) and "NETCTL_LOCK_TIMEOUT" in doc["msg"], doc
 
 
 def test_del_needs_no_netns_but_an_ifname(tmp_path):
@@ -72,11 +80,43 @@ def test_del_needs_no_netns_but_an_ifname(tmp_path):
     ({**CONF, "runtimeConfig": []}, spec.INVALID_CONFIG),
     ({**CONF, "runtimeConfig": {"portMappings": [{"hostPort": "x"}]}}, spec.INVALID_CONFIG),
     ({**CONF, "runtimeConfig": {"ips": ["10.0.0.2/24", "10.0.0.3/24"]}}, spec.INVALID_CONFIG),
+    # wrong types that used to pass: port true published port 1, 80.9 port 80, "" any address
+    ({**CONF, "runtimeConfig": {"portMappings": [{"hostPort": True, "containerPort": 80}]}},
+     spec.INVALID_CONFIG),
+    ({**CONF, "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80.9}]}},
+     spec.INVALID_CONFIG),
+    ({**CONF, "runtimeConfig": {"portMappings": [{"hostPort": "8080", "containerPort": 80}]}},
+     spec.INVALID_CONFIG),
+    ({**CONF, "runtimeConfig": {"ips": [""]}}, spec.INVALID_CONFIG),
+    # a prevResult whose lists are no lists of objects was spread into netctl's Result
+    ({**CONF, "prevResult": {"cniVersion": "1.0.0", "interfaces": "eth0"}}, spec.INVALID_CONFIG),
+    ({**CONF, "prevResult": {"cniVersion": "1.0.0", "ips": [1]}}, spec.INVALID_CONFIG),
+    ({**CONF, "prevResult": [1]}, spec.INVALID_CONFIG),
+    ({**CONF, "dns": ["10.0.0.1"]}, spec.INVALID_CONFIG),
+    ({**CONF, "state": "state.toml"}, spec.INVALID_CONFIG),  # was written in the runtime's cwd
+    ({**CONF, "state": ""}, spec.INVALID_CONFIG),
+    # not JSON, though Python reads it: it came back in the Result, which no runtime could parse
+    (b'{"cniVersion": "1.0.0", "name": "lab", "type": "netctl", "dns": {"x": NaN}}', spec.DECODE_FAILURE),
+    (b'{"cniVersion": "1.0.0", "name": "lab", "type": "netctl", "mtu": -Infinity}', spec.DECODE_FAILURE),
 ])
 def test_malformed_configurations_answer_with_the_spec_code(tmp_path, data, code):
     got, doc = run(env("ADD"), data, tmp_path)
     assert (got, doc["code"]) == (1, code), doc
     assert doc["msg"] and set(doc) <= {"cniVersion", "code", "msg", "details"}
+
+
+@pytest.mark.parametrize("command", ["ADD", "VERSION"])
+def test_json_nested_past_the_parsers_depth_is_error_6_not_a_traceback(tmp_path, command):
+    deep = b'{"cniVersion": "1.0.0", "name": "lab", "args": ' + b"[" * 100_000
+    for data in (b"[" * 100_000, deep):
+        code, doc = run(env(command), data, tmp_path)
+        want = (1, spec.DECODE_FAILURE) if command == "ADD" else (0, None)
+        assert (code, doc.get("code")) == want, doc
+
+
+def test_del_does_not_fail_on_a_prev_result_it_does_not_use():
+    data = json.dumps({**CONF, "prevResult": {"interfaces": "eth0"}, "dns": []}).encode()
+    assert netconf.load(data, "DEL").name == "lab"
 
 
 def test_check_without_prev_result_is_invalid(tmp_path):
@@ -187,6 +227,39 @@ def test_the_console_script_is_the_plugin_under_cni_command_without_click():
     assert cli.returncode == 0 and "netctl, version" in cli.stdout
 
 
+def test_a_signal_while_the_version_is_read_is_error_11(monkeypatch):
+    from netctl import interrupts
+
+    def interrupted(*_args, **_kwargs):
+        raise interrupts.Interrupted(15)
+
+    monkeypatch.setattr(plugin.json, "loads", interrupted)
+    code, doc = plugin.run(env("VERSION"), json.dumps(CONF).encode())
+    assert (code, doc["code"]) == (1, spec.TRY_AGAIN)
+
+
+def test_sigterm_while_the_runtime_still_writes_stdin_is_error_11_not_a_traceback():
+    import signal
+    import time
+
+    code = "import sys; from netctl import entry; entry.main()"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "CNI_COMMAND": "ADD", "NETCTL_STATE": "/nonexistent/x"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until the plugin's SIGTERM handler is installed
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        caught = int(next(x for x in status.splitlines() if x.startswith("SigCgt:")).split()[1], 16)
+        if caught & (1 << (signal.SIGTERM - 1)):
+            break
+        time.sleep(0.01)
+    time.sleep(0.05)  # into the read
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and b"Traceback" not in err, err
+    assert json.loads(out)["code"] == spec.TRY_AGAIN
+
+
 def test_status_says_whether_netctl_is_on_the_usual_cni_path(tmp_path):
     from netctl.cni import reach
 
@@ -209,6 +282,16 @@ def test_status_says_whether_netctl_is_on_the_usual_cni_path(tmp_path):
     assert got["reachable"] and reach.line(got) == f"plugin reachable as {dirs[1]}/netctl -> {new}"
 
 
+def test_status_cni_line_does_not_hang_on_a_fifo_named_netctl(tmp_path):
+    (tmp_path / "opt").mkdir()
+    os.mkfifo(tmp_path / "opt" / "netctl", 0o755)
+    os.chmod(tmp_path / "opt" / "netctl", 0o755)
+    code = ("import sys; from netctl.cni import reach; "
+            f"print(reach.line(reach.facts(({str(tmp_path / 'opt')!r},))))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and "not netctl's console script" in proc.stdout, proc
+
+
 def test_netctl_cni_prints_a_conflist_the_plugin_accepts(cli):
     cli.ok("network", "create", "lab", "--subnet", "10.31.0.0/24")
     out = json.loads(cli.ok("cni", "lab"))
@@ -220,6 +303,9 @@ def test_netctl_cni_prints_a_conflist_the_plugin_accepts(cli):
                         "ADD")
     assert netconf.network_request(conf).subnets == ["10.31.0.0/24"]
     assert cli("cni", "nope").code == 3
+    cli.ok("network", "create", "nul", "--driver", "null")  # ADD refuses it: no conflist either
+    res = cli("cni", "nul")
+    assert res.code == 2 and "driver null" in res.err
 
 
 def test_sandbox_names_are_readable_and_unique():
