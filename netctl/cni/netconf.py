@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..requests import NetworkRequest
 from .spec import DECODE_FAILURE, INVALID_CONFIG, UNSUPPORTED_FIELD, CniError, check_version
 
 #: keys the spec (or a runtime) puts into any plugin's configuration
@@ -120,24 +121,7 @@ def _pairs(mapping: dict, key: str) -> list[str]:
     return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in mapping.items()]
 
 
-@dataclass
-class NetworkAsk:
-    """The ``network create`` options a config gives (the fields of the service's
-    NetworkRequest, kept here so this module stays pure)."""
-
-    name: str
-    driver: str | None = None
-    subnets: list[str] = field(default_factory=list)
-    gateways: list[str] = field(default_factory=list)
-    ip_ranges: list[str] = field(default_factory=list)
-    aux_addresses: list[str] = field(default_factory=list)
-    ipv6: bool = False
-    internal: bool = False
-    labels: list[str] = field(default_factory=list)
-    options: list[str] = field(default_factory=list)
-
-
-def network_request(conf: NetConf) -> NetworkAsk:
+def network_request(conf: NetConf) -> NetworkRequest:
     """The ``network create`` request the config stands for (see ``NETCTL``)."""
     raw = conf.raw
     options = _pairs(raw.get("options", {}), "options")
@@ -147,7 +131,7 @@ def network_request(conf: NetConf) -> NetworkAsk:
         options.append(f"bridge={raw['bridge']}")
     if isinstance(raw.get("ipMasq"), bool):
         options.append(f"masquerade={str(raw['ipMasq']).lower()}")
-    return NetworkAsk(
+    return NetworkRequest(
         name=conf.name, driver=raw.get("driver"),
         subnets=_strings(raw.get("subnet", []), "subnet"),
         gateways=_strings(raw.get("gateway", []), "gateway"),

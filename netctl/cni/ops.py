@@ -102,7 +102,7 @@ def add(ctx, env: Env, conf: NetConf, cfg) -> dict:
         state = session.state
         net = _network(state, conf.name)
         if net is None:
-            net = networks.create(ctx, networks.NetworkRequest(**vars(req)), config=cfg)
+            net = networks.create(ctx, req, config=cfg)
         else:
             wrong = netconf.network_mismatch(conf, req, net)
             if wrong:

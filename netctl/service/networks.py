@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_interface, ip_network
 
 from .. import etcfiles, hostsfile, ipam, ipam_request, lookup, validate
@@ -11,23 +10,10 @@ from ..drivers.base import get_driver
 from ..errors import Conflict, InvalidInput, NetctlError
 from ..firewall import sync as firewall
 from ..model import Network, State, Subnet, now
+from ..requests import NetworkRequest
 from ..txn import Transaction
 from . import batch, leftovers
 from .context import Context
-
-
-@dataclass
-class NetworkRequest:
-    name: str
-    driver: str | None = None  # None: the config's default_driver (bridge)
-    subnets: list[str] = field(default_factory=list)
-    gateways: list[str] = field(default_factory=list)
-    ip_ranges: list[str] = field(default_factory=list)
-    aux_addresses: list[str] = field(default_factory=list)
-    ipv6: bool = False
-    internal: bool = False
-    labels: list[str] = field(default_factory=list)
-    options: list[str] = field(default_factory=list)
 
 
 def _host_blockers(ctx: Context, adopt: str | None) -> list[tuple[object, str]]:

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .. import etcfiles, lookup, validate
 from ..errors import Conflict, NetctlError
 from ..hostsfile import host_mode
 from ..model import Sandbox, State, new_id, now
+from ..requests import SandboxRequest
 from ..txn import Transaction
 from . import batch, endpoints, leftovers, nsguard
 from .context import Context
-
-
-@dataclass
-class SandboxRequest:
-    name: str
-    hostname: str | None = None
-    dns: list[str] = field(default_factory=list)
-    dns_search: list[str] = field(default_factory=list)
-    dns_options: list[str] = field(default_factory=list)
-    add_hosts: list[str] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)  # k=v (apply records its project here)
 
 
 def _extra_host(entry: str) -> str:

@@ -67,7 +67,7 @@ def test_leaves_import_nothing_of_ours(leaf):
 @pytest.mark.parametrize("pure", ["netctl.ipam", "netctl.ipam_request", "netctl.validate",
                                   "netctl.hostsfile", "netctl.lookup", "netctl.views",
                                   "netctl.consistency", "netctl.cni.spec", "netctl.cni.netconf",
-                                  "netctl.cni.result"])
+                                  "netctl.cni.result", "netctl.requests"])
 def test_pure_core_does_no_io_imports(pure):
     banned = {"os", "subprocess", "socket", "fcntl", "shutil", "pathlib", "netctl.kernel",
               "netctl.store", "netctl.service", "netctl.etcfiles"}
