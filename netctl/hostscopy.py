@@ -12,30 +12,37 @@ old before the file is cut to its length, so a reader never sees it empty.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 
 from .errors import InvalidInput, NotFound
 
-FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+FLAGS = os.O_NONBLOCK | os.O_CLOEXEC  # for the reopen through /proc/self/fd (a link to follow)
 
 
 def _open(path: str, mode: int) -> int:
-    """An fd of the regular file PATH, never through a symlink at its last component."""
+    """An fd of the regular file PATH, never through a symlink at its last component.  The
+    path is first opened with O_PATH (which opens nothing for data) and judged by fstat;
+    only a regular file is then reopened through that fd: opening a FIFO releases a writer
+    blocked on it, and opening a device can act (a watchdog starts counting)."""
     try:
-        fd = os.open(path, mode | FLAGS)
+        where = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         raise NotFound(f"--hosts-file {path}: no such file (netctl writes only an existing file)") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InvalidInput(f"--hosts-file {path} is a symbolic link: "
-                               "netctl does not write through it") from None
         raise InvalidInput(f"--hosts-file {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InvalidInput(f"--hosts-file {path} is not a regular file")
-    return fd
+    try:
+        kind = os.fstat(where).st_mode
+        if stat.S_ISLNK(kind):
+            raise InvalidInput(f"--hosts-file {path} is a symbolic link: netctl does not write through it")
+        if not stat.S_ISREG(kind):
+            raise InvalidInput(f"--hosts-file {path} is not a regular file")
+        try:
+            return os.open(f"/proc/self/fd/{where}", mode | FLAGS)
+        except OSError as exc:
+            raise InvalidInput(f"--hosts-file {path}: {exc.strerror}") from None
+    finally:
+        os.close(where)
 
 
 def check(path: str) -> None:

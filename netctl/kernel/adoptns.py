@@ -99,7 +99,8 @@ def bind(name: str, fd: int, dev: int) -> None:
     try:
         ns._share_run_dir()
         if ns.inode(name, dev) is not None or os.path.lexists(path) and not _empty_file(path):
-            raise errors.KernelError(f"{what}: File exists", errno.EEXIST)
+            # a name taken under /run/netns (a directory, a file): the user's to move, not a kernel failure
+            raise errors.Conflict(f"/run/netns/{name} exists: choose another sandbox name")
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0))
         ns.mount(f"/proc/self/fd/{fd}", path, "none", ns.MS_BIND)
     except OSError as exc:

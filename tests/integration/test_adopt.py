@@ -331,3 +331,50 @@ def test_a_namespace_another_state_adopted_and_connected_is_refused(lab, tmp_pat
     finally:
         other.teardown()
     assert lab.nk.netns_list() == ["shared"]  # the other state's rm left the namespace too
+
+
+def test_endpoint_leave_never_moves_a_namespace_s_own_interface_out(lab):
+    """The container deleted netctl's eth0 (which takes the veth pair) and made an eth0 of
+    its own: ``endpoint leave`` finds that name but not the endpoint's mark, so it leaves
+    the interface where it is instead of taking it down and out to the host, renamed."""
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    ip("netns", "add", "theirs")
+    lab.cli.ok("sandbox", "create", "ipns", "--netns", "/run/netns/theirs")
+    lab.cli.ok("network", "connect", "demo", "ipns")
+    ep = lab.endpoint("ipns")
+    ip("-n", "theirs", "link", "del", "eth0")
+    furnish("/run/netns/theirs", "10.98.0.2", ifname="eth0")
+    before = own_view("/run/netns/theirs")
+    lab.cli.ok("endpoint", "leave", ep["name"], "ipns")
+    assert own_view("/run/netns/theirs") == before
+    assert lab.nk.link_get(ep["sandbox_ifname"]) is None  # nothing of theirs parked on the host
+
+
+def test_a_fifo_as_hosts_file_is_refused_without_opening_it(refusal_lab):
+    """Opening a FIFO releases a writer blocked on it (which then dies of SIGPIPE), and
+    opening a device can act: the type is judged before the file is opened for data."""
+    lab, fifo = refusal_lab, refusal_lab.tmp / "fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"exec 3>{fifo}"])
+    try:
+        assert wait_until(lambda: Path(f"/proc/{writer.pid}/wchan").read_text() == "wait_for_partner", 5.0)
+        res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare", "--hosts-file", str(fifo))
+        assert res.code == 2 and "is not a regular file" in res.err, res
+        assert writer.poll() is None  # still blocked: netctl never opened the FIFO
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_a_directory_at_run_netns_name_is_a_taken_name(refusal_lab):
+    """Exit 4 (a name taken under /run/netns), not a kernel failure (1); left as it was."""
+    lab = refusal_lab
+    os.mkdir("/run/netns/dirname")
+    try:
+        state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+        res = lab.cli("sandbox", "create", "dirname", "--netns", "/run/netns/spare")
+        assert res.code == 4 and "/run/netns/dirname exists" in res.err, res
+        assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+        assert os.path.isdir("/run/netns/dirname")
+    finally:
+        os.rmdir("/run/netns/dirname")
