@@ -19,6 +19,7 @@ both or neither of PATH and PID (2).
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 from .. import etcfiles, lookup, validate
@@ -52,7 +53,7 @@ def adopt(ctx: Context, name: str, netns: str | None = None, pid: int | None = N
             raise NotFound(f"process {pid} exited")
         _refuse(state, probe, path)
         sb.id = lookup.fresh_id(state.sandboxes)
-        in_place = k.netns_identity(sb.name) == (probe.ino, probe.cookie)
+        in_place = _names_itself(path, sb.name) and k.netns_identity(sb.name) == (probe.ino, probe.cookie)
         if not in_place and (k.netns_exists(sb.name) or k.netns_borrowed(sb.name)):
             raise Conflict(f"/run/netns/{sb.name} exists: choose another sandbox name")
         sb.adopted = {"ino": probe.ino, "cookie": probe.cookie, "bound": int(not in_place)}
@@ -88,6 +89,17 @@ def _not_init(path: str, pid: int | None) -> tuple[str, int | None]:
         raise Conflict(f"{path} is init's network namespace (the host's): netctl adopts only "
                        "a container's or an 'ip netns add' namespace")
     return path, pid
+
+
+def _names_itself(path: str, name: str) -> bool:
+    """PATH is /run/netns/NAME itself (or /var/run/netns/NAME): only then is the namespace
+    adopted where it is.  The same namespace mounted at NAME while PATH names another file
+    may be netctl's own mount (an adopt killed before its save leaves one): a taken name,
+    never recorded as someone else's, which rm would leave pinning the namespace forever."""
+    from ..kernel.base import NETNS_RUN_DIR
+
+    head, tail = os.path.split(path)
+    return tail == name and os.path.realpath(head or ".") == os.path.realpath(NETNS_RUN_DIR)
 
 
 def _started(pid: int) -> int:

@@ -378,3 +378,24 @@ def test_a_directory_at_run_netns_name_is_a_taken_name(refusal_lab):
         assert os.path.isdir("/run/netns/dirname")
     finally:
         os.rmdir("/run/netns/dirname")
+
+
+def test_a_bind_a_killed_adopt_left_is_never_recorded_as_someone_elses(refusal_lab):
+    """Killed after its bind mount and before the save, an adopt leaves /run/netns/NAME
+    holding the very namespace it adopts.  Adopting again must not take that mount for one
+    someone else made (``bound`` 0: rm would leave netctl's own mount, pinning the namespace,
+    forever): only PATH /run/netns/NAME itself is adopted where it is; this is a taken name."""
+    lab = refusal_lab
+    res = lab.cli.run("sandbox", "create", "new", "--netns", "/run/netns/spare",
+                      env={"NETCTL_FAULT": "netns-files:kill"})
+    assert res.code == -9 and "new" in lab.nk.netns_list(), res
+    state = lab.cli.state.read_bytes()
+    res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare")
+    assert res.code == 4 and "/run/netns/new exists" in res.err, res
+    assert lab.cli.state.read_bytes() == state
+    subprocess.run(["umount", "/run/netns/new"], check=True)
+    os.unlink("/run/netns/new")
+    ip("netns", "add", "new")  # the documented way: PATH /run/netns/NAME itself (/var/run too)
+    lab.cli.ok("sandbox", "create", "new", "--netns", "/var/run/netns/new")
+    lab.cli.ok("sandbox", "rm", "new")
+    assert "new" in lab.nk.netns_list()  # adopted where it was: rm leaves that name
