@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import suppress
+from ipaddress import ip_address
 
 from .errors import InvalidInput, NotFound
 
@@ -46,8 +48,41 @@ def _open(path: str, mode: int) -> int:
 
 
 def check(path: str) -> None:
-    """Refuse, before anything changes, a path netctl would not write."""
-    os.close(_open(path, os.O_RDONLY))
+    """Refuse, before anything changes, a path netctl would not write: besides what
+    ``_open`` refuses, the host's own /etc/hosts (the path a container reads, but the
+    host's file) and a file that is not a hosts file (/etc/passwd by a slip of the finger),
+    whose content netctl would replace."""
+    from .etcfiles import HOST_HOSTS
+
+    fd = _open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        with suppress(OSError):
+            host = os.stat(HOST_HOSTS)
+            if (host.st_dev, host.st_ino) == (st.st_dev, st.st_ino):
+                raise InvalidInput(f"--hosts-file {path} is the host's own {HOST_HOSTS}: "
+                                   "name the file the container's /etc/hosts is bound from")
+        if not _hosts_text(os.pread(fd, MAX_HOSTS, 0)):
+            raise InvalidInput(f"--hosts-file {path} is not a hosts file (a line does not start "
+                               "with an address): netctl would replace its content")
+    finally:
+        os.close(fd)
+
+
+MAX_HOSTS = 1 << 20  # judged by its first MiB
+
+
+def _hosts_text(data: bytes) -> bool:
+    """Every line that is not blank or a comment starts with an IP address."""
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        try:
+            ip_address(words[0].split("%", 1)[0])
+        except ValueError:
+            return False
+    return True
 
 
 def write(path: str, text: str) -> bool:

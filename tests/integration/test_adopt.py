@@ -399,3 +399,29 @@ def test_a_bind_a_killed_adopt_left_is_never_recorded_as_someone_elses(refusal_l
     lab.cli.ok("sandbox", "create", "new", "--netns", "/var/run/netns/new")
     lab.cli.ok("sandbox", "rm", "new")
     assert "new" in lab.nk.netns_list()  # adopted where it was: rm leaves that name
+
+
+def test_a_hosts_file_that_is_no_hosts_file_or_the_host_s_own_is_refused(refusal_lab):
+    """--hosts-file replaces the file's content: a passwd-like file (a slip of the finger)
+    and the host's own /etc/hosts (the path a container reads, but on the host) are refused
+    with nothing written.  The host's file is a copy bind-mounted over /etc/hosts in the
+    suite's private mount namespace, so the machine's is never at risk."""
+    lab = refusal_lab
+    passwd = lab.tmp / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n")
+    fake_etc_hosts = lab.tmp / "etc-hosts"
+    fake_etc_hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost\n")
+    subprocess.run(["mount", "--bind", str(fake_etc_hosts), "/etc/hosts"], check=True)
+    try:
+        assert os.stat("/etc/hosts").st_ino == fake_etc_hosts.stat().st_ino
+        state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+        for path, message in ((passwd, "is not a hosts file"),
+                              ("/etc/hosts", "is the host's own /etc/hosts")):
+            res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare",
+                          "--hosts-file", str(path))
+            assert res.code == 2 and message in res.err and len(res.err.splitlines()) == 1, res
+        assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+        assert fake_etc_hosts.read_text() == "127.0.0.1 localhost\n::1 localhost ip6-localhost\n"
+        assert passwd.read_text().startswith("root:x:0:0:")
+    finally:
+        subprocess.run(["umount", "/etc/hosts"], check=True)
