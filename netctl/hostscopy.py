@@ -52,8 +52,11 @@ def check(path: str) -> None:
     ``_open`` refuses, the host's own /etc/hosts (the path a container reads, but the
     host's file) and a file that is not a hosts file (/etc/passwd by a slip of the finger),
     whose content netctl would replace."""
-    from .etcfiles import HOST_HOSTS
+    from .etcfiles import HOST_HOSTS, etc_dir
 
+    if os.path.realpath(path).startswith(f"{os.path.realpath(etc_dir())}/"):
+        raise InvalidInput(f"--hosts-file {path} is under {etc_dir()}, a sandbox's own files "
+                           "(netctl's, maybe of another state file)")
     fd = _open(path, os.O_RDONLY)
     try:
         st = os.fstat(fd)

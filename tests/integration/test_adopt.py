@@ -402,9 +402,10 @@ def test_a_bind_a_killed_adopt_left_is_never_recorded_as_someone_elses(refusal_l
 
 
 def test_a_hosts_file_that_is_no_hosts_file_or_the_host_s_own_is_refused(refusal_lab):
-    """--hosts-file replaces the file's content: a passwd-like file (a slip of the finger)
-    and the host's own /etc/hosts (the path a container reads, but on the host) are refused
-    with nothing written.  The host's file is a copy bind-mounted over /etc/hosts in the
+    """--hosts-file replaces the file's content: a passwd-like file (a slip of the finger),
+    another sandbox's /etc/netns/NAME/hosts (netctl's, maybe of another state file) and the
+    host's own /etc/hosts (the path a container reads, but on the host) are refused with
+    nothing written.  The host's file is a copy bind-mounted over /etc/hosts in the
     suite's private mount namespace, so the machine's is never at risk."""
     lab = refusal_lab
     passwd = lab.tmp / "passwd"
@@ -414,14 +415,17 @@ def test_a_hosts_file_that_is_no_hosts_file_or_the_host_s_own_is_refused(refusal
     subprocess.run(["mount", "--bind", str(fake_etc_hosts), "/etc/hosts"], check=True)
     try:
         assert os.stat("/etc/hosts").st_ino == fake_etc_hosts.stat().st_ino
+        lab.cli.ok("sandbox", "create", "peer")
+        peer = Path("/etc/netns/peer/hosts")
+        peer_text = peer.read_text()
         state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
-        for path, message in ((passwd, "is not a hosts file"),
+        for path, message in ((passwd, "is not a hosts file"), (peer, "a sandbox's own files"),
                               ("/etc/hosts", "is the host's own /etc/hosts")):
             res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare",
                           "--hosts-file", str(path))
             assert res.code == 2 and message in res.err and len(res.err.splitlines()) == 1, res
         assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
         assert fake_etc_hosts.read_text() == "127.0.0.1 localhost\n::1 localhost ip6-localhost\n"
-        assert passwd.read_text().startswith("root:x:0:0:")
+        assert passwd.read_text().startswith("root:x:0:0:") and peer.read_text() == peer_text
     finally:
         subprocess.run(["umount", "/etc/hosts"], check=True)
