@@ -429,3 +429,23 @@ def test_a_hosts_file_that_is_no_hosts_file_or_the_host_s_own_is_refused(refusal
         assert passwd.read_text().startswith("root:x:0:0:") and peer.read_text() == peer_text
     finally:
         subprocess.run(["umount", "/etc/hosts"], check=True)
+
+
+def test_disconnect_deletes_netctl_s_default_route_not_theirs_via_the_same_gateway(lab):
+    """After netctl's IPv6 default via the gateway, the container adds its own default via
+    the same address on its own interface, with a lower metric.  Deleting by gateway alone
+    hit the kernel's first match, theirs: netctl deletes its route by device too."""
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24", "--ipv6", "--subnet", "fd00:77::/64")
+    ip("netns", "add", "theirs")
+    lab.cli.ok("sandbox", "create", "ipns", "--netns", "/run/netns/theirs")
+    lab.cli.ok("network", "connect", "demo", "ipns")
+    for args in (("link", "add", "own0", "type", "veth", "peer", "name", "own1"),
+                 ("link", "set", "own0", "up"), ("link", "set", "own1", "up"),
+                 ("addr", "add", "fd00:77::9/64", "dev", "own0", "nodad"),
+                 ("-6", "route", "add", "default", "via", "fd00:77::1", "dev", "own0", "metric", "100")):
+        ip("-n", "theirs", *args)
+    before = own_view("/run/netns/theirs")
+    assert any('"dev": "own0"' in r and '"dst": "default"' in r for r in before["routes"])
+    lab.cli.ok("network", "disconnect", "demo", "ipns")
+    assert own_view("/run/netns/theirs")["routes"] == [
+        r for r in before["routes"] if '"dev": "eth0"' not in r]
