@@ -449,3 +449,17 @@ def test_disconnect_deletes_netctl_s_default_route_not_theirs_via_the_same_gatew
     lab.cli.ok("network", "disconnect", "demo", "ipns")
     assert own_view("/run/netns/theirs")["routes"] == [
         r for r in before["routes"] if '"dev": "eth0"' not in r]
+
+
+def test_a_thread_s_namespace_path_is_tracked_like_its_process(lab):
+    """/proc/PID/task/TID/ns/net names a thread (the kernel's own link, followed): its exit
+    is reported by check and cleaned by gc as for /proc/PID/ns/net, not kept bound forever."""
+    box = Sleeper()
+    try:
+        lab.cli.ok("sandbox", "create", "box", "--netns", f"/proc/{box.pid}/task/{box.pid}/ns/net")
+        assert json.loads(lab.cli.ok("sandbox", "inspect", "box"))[0]["pid"] == box.pid
+    finally:
+        box.stop()
+    res = lab.cli("check")
+    assert res.code == 9 and f"process {box.pid} of the adopted namespace exited" in res.out, res
+    assert lab.cli.ok("gc").split() == ["box"] and lab.nk.netns_list() == []
