@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from .. import etcfiles, lookup, validate
 from ..drift import is_orphan, object_ids
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NetctlError, NotFound
 from ..kernel.base import Adoptee
 from ..model import Sandbox, State
 from . import sandboxes
@@ -119,6 +119,20 @@ def process_exited(sb: Sandbox) -> bool:
     from ..kernel.adoptns import start_time
 
     return start_time(sb.adopted["pid"]) != sb.adopted["start"]
+
+
+def rebindable(ctx: Context, sb: Sandbox) -> str | None:
+    """``/proc/PID/ns/net`` when the adopted process still runs in the very namespace
+    adopted, though its bind at /run/netns/NAME is gone (someone unmounted it): the
+    namespace lives, so repair binds it again and gc keeps it.  None otherwise."""
+    if sb.adopted is None or "pid" not in sb.adopted or process_exited(sb):
+        return None
+    path = f"/proc/{sb.adopted['pid']}/ns/net"
+    try:
+        probe = ctx.kernel.netns_probe(path)
+    except NetctlError:
+        return None
+    return path if (probe.ino, probe.cookie) == (sb.adopted["ino"], sb.adopted["cookie"]) else None
 
 
 def _free_name(ctx: Context, state: State, name: str) -> None:

@@ -463,3 +463,22 @@ def test_a_thread_s_namespace_path_is_tracked_like_its_process(lab):
     res = lab.cli("check")
     assert res.code == 9 and f"process {box.pid} of the adopted namespace exited" in res.out, res
     assert lab.cli.ok("gc").split() == ["box"] and lab.nk.netns_list() == []
+
+
+def test_repair_rebinds_a_running_container_s_namespace_instead_of_tearing_it_down(lab, sleeper):
+    """Someone removed /run/netns/NAME while the adopted process runs on in the very
+    namespace adopted: the namespace is not gone, only netctl's bind.  gc keeps the sandbox
+    and check --repair binds it again (as it re-creates a namespace netctl made), instead
+    of dropping it and deleting netctl's interfaces from the running container."""
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    lab.cli.ok("sandbox", "create", "box", "--pid", str(sleeper.pid))
+    lab.cli.ok("network", "connect", "demo", "box")
+    subprocess.run(["umount", "/run/netns/box"], check=True)
+    os.unlink("/run/netns/box")
+    assert lab.cli("check").code == 9
+    assert lab.cli.ok("gc", "--dry-run").split() == []
+    lab.cli.ok("check", "--repair")
+    assert names(lab) == ["box"] and lab.cli("check").code == 0
+    assert "eth0" in own_view(sleeper.path)["links"]
+    lab.cli.ok("sandbox", "rm", "box")
+    assert lab.nk.netns_list() == [] and sleeper.proc.poll() is None
