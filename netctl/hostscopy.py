@@ -65,7 +65,11 @@ def check(path: str) -> None:
             if (host.st_dev, host.st_ino) == (st.st_dev, st.st_ino):
                 raise InvalidInput(f"--hosts-file {path} is the host's own {HOST_HOSTS}: "
                                    "name the file the container's /etc/hosts is bound from")
-        if not _hosts_text(os.pread(fd, MAX_HOSTS, 0)):
+        try:
+            data = os.pread(fd, MAX_HOSTS, 0)
+        except OSError as exc:  # /proc/self/mem, a sysfs or procfs file: no hosts file
+            raise InvalidInput(f"--hosts-file {path} cannot be read: {exc.strerror}") from None
+        if not _hosts_text(data):
             raise InvalidInput(f"--hosts-file {path} is not a hosts file (a line does not start "
                                "with an address): netctl would replace its content")
     finally:

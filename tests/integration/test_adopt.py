@@ -420,6 +420,7 @@ def test_a_hosts_file_that_is_no_hosts_file_or_the_host_s_own_is_refused(refusal
         peer_text = peer.read_text()
         state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
         for path, message in ((passwd, "is not a hosts file"), (peer, "a sandbox's own files"),
+                              ("/proc/self/mem", "cannot be read"),  # a regular file, EIO on read
                               ("/etc/hosts", "is the host's own /etc/hosts")):
             res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare",
                           "--hosts-file", str(path))
