@@ -48,7 +48,8 @@ def sandbox() -> None:
 @click.option("--hosts-file", metavar="PATH", default=None, type=click.Path(),
               help="With --netns/--pid: also write the sandbox's hosts file into PATH (its "
                    "content is replaced, in place, at every change), an existing regular file "
-                   "(not a symlink), e.g. the one a container reads.")
+                   "(not a symlink) that holds a hosts file, e.g. the one a container reads; "
+                   "the host's own /etc/hosts is refused.")
 def create(name, hostname, dns, dns_search, dns_option, add_host, netns_path, pid, hosts_file):
     """Create sandbox NAME (/run/netns/NAME) and print its name.
 

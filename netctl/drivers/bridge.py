@@ -253,8 +253,11 @@ class BridgeDriver:
         """Set down, rename back and return the interface to the host namespace.  The names
         are bound now: the caller clears ``ep.ifname`` before any undo could run."""
         k, ns, ifname, parked = self.kernel, sb.name, ep.ifname, ep.sandbox_ifname
-        if not k.netns_exists(ns) or k.link_get(ifname, netns=ns) is None:
-            return  # the namespace or link is gone already: nothing to bring back
+        link = k.link_get(ifname, netns=ns) if k.netns_exists(ns) else None
+        if link is None or link.owner != ep.id:
+            # gone already, or an interface of that name that is not the endpoint's (an
+            # adopted container's own eth0 made after netctl's went): nothing to bring back
+            return
         tx.step("leave-down", lambda: k.link_set_up(ifname, False, netns=ns),
                 lambda: self._readdress(ep, ns, ifname))
         try:

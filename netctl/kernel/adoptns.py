@@ -23,13 +23,14 @@ from netctl.kernel import netns as ns
 
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3): the CLONE_NEW* type of a namespace file
 SO_NETNS_COOKIE = 71
-PROC_NETNS = re.compile(r"/proc/([1-9][0-9]*)/ns/net\Z")
+# /proc/PID/ns/net, or a thread's /proc/PID/task/TID/ns/net (tracked by its TID)
+PROC_NETNS = re.compile(r"/proc/(?:[1-9][0-9]*/task/)?([1-9][0-9]*)/ns/net\Z")
 # the kernel's own links to namespaces, which are followed (any other symlink is refused)
 PROC_NS = re.compile(r"/proc/(?:self|thread-self|[1-9][0-9]*)/(?:task/[1-9][0-9]*/)?ns/[a-z_]+\Z")
 
 
 def proc_pid(path: str) -> int | None:
-    """The PID of a ``/proc/PID/ns/net`` path: the process adoption keeps track of."""
+    """The PID of a ``/proc/PID/ns/net`` path (the TID of a thread's): what adoption tracks."""
     match = PROC_NETNS.match(path)
     return int(match.group(1)) if match else None
 
@@ -99,7 +100,8 @@ def bind(name: str, fd: int, dev: int) -> None:
     try:
         ns._share_run_dir()
         if ns.inode(name, dev) is not None or os.path.lexists(path) and not _empty_file(path):
-            raise errors.KernelError(f"{what}: File exists", errno.EEXIST)
+            # a name taken under /run/netns (a directory, a file): the user's to move, not a kernel failure
+            raise errors.Conflict(f"/run/netns/{name} exists: choose another sandbox name")
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0))
         ns.mount(f"/proc/self/fd/{fd}", path, "none", ns.MS_BIND)
     except OSError as exc:

@@ -544,11 +544,16 @@ class NetlinkKernel:
         with _mapped(what):
             ipr.route("add", **spec)
 
-    def route_del(self, dst: str, *, gateway: str | None = None, netns: str | None = None) -> None:
+    def route_del(self, dst: str, *, gateway: str | None = None, dev: str | None = None,
+                  netns: str | None = None) -> None:
+        """``dev``: only the route through that interface (by gateway alone the kernel takes
+        its first match, which may be another's route via the same address)."""
         spec: dict = {"dst": dst, "family": rtnl.family(dst, gateway), "scope": RT_SCOPE_NOWHERE}
         if gateway:
             spec["gateway"] = gateway
         with _gone_ok(errno.ESRCH, errno.ENOENT, errno.ENODEV):
             ipr = self._ipr(netns)
+            if dev:
+                spec["oif"] = self._index(dev, netns, f"delete route {dst}")
             with _mapped(f"delete route {dst}"):
                 ipr.route("del", **spec)

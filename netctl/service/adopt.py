@@ -19,11 +19,12 @@ both or neither of PATH and PID (2).
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 from .. import etcfiles, lookup, validate
 from ..drift import is_orphan, object_ids
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NetctlError, NotFound
 from ..kernel.base import Adoptee
 from ..model import Sandbox, State
 from . import sandboxes
@@ -52,7 +53,7 @@ def adopt(ctx: Context, name: str, netns: str | None = None, pid: int | None = N
             raise NotFound(f"process {pid} exited")
         _refuse(state, probe, path)
         sb.id = lookup.fresh_id(state.sandboxes)
-        in_place = k.netns_identity(sb.name) == (probe.ino, probe.cookie)
+        in_place = _names_itself(path, sb.name) and k.netns_identity(sb.name) == (probe.ino, probe.cookie)
         if not in_place and (k.netns_exists(sb.name) or k.netns_borrowed(sb.name)):
             raise Conflict(f"/run/netns/{sb.name} exists: choose another sandbox name")
         sb.adopted = {"ino": probe.ino, "cookie": probe.cookie, "bound": int(not in_place)}
@@ -90,6 +91,17 @@ def _not_init(path: str, pid: int | None) -> tuple[str, int | None]:
     return path, pid
 
 
+def _names_itself(path: str, name: str) -> bool:
+    """PATH is /run/netns/NAME itself (or /var/run/netns/NAME): only then is the namespace
+    adopted where it is.  The same namespace mounted at NAME while PATH names another file
+    may be netctl's own mount (an adopt killed before its save leaves one): a taken name,
+    never recorded as someone else's, which rm would leave pinning the namespace forever."""
+    from ..kernel.base import NETNS_RUN_DIR
+
+    head, tail = os.path.split(path)
+    return tail == name and os.path.realpath(head or ".") == os.path.realpath(NETNS_RUN_DIR)
+
+
 def _started(pid: int) -> int:
     from ..kernel.adoptns import start_time
 
@@ -107,6 +119,20 @@ def process_exited(sb: Sandbox) -> bool:
     from ..kernel.adoptns import start_time
 
     return start_time(sb.adopted["pid"]) != sb.adopted["start"]
+
+
+def rebindable(ctx: Context, sb: Sandbox) -> str | None:
+    """``/proc/PID/ns/net`` when the adopted process still runs in the very namespace
+    adopted, though its bind at /run/netns/NAME is gone (someone unmounted it): the
+    namespace lives, so repair binds it again and gc keeps it.  None otherwise."""
+    if sb.adopted is None or "pid" not in sb.adopted or process_exited(sb):
+        return None
+    path = f"/proc/{sb.adopted['pid']}/ns/net"
+    try:
+        probe = ctx.kernel.netns_probe(path)
+    except NetctlError:
+        return None
+    return path if (probe.ino, probe.cookie) == (sb.adopted["ino"], sb.adopted["cookie"]) else None
 
 
 def _free_name(ctx: Context, state: State, name: str) -> None:

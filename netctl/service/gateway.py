@@ -104,14 +104,14 @@ def _routes(kernel: Kernel, state: State, sb: Sandbox, tx: Transaction) -> None:
     for old in current:
         tx.step(
             "route-del",
-            lambda r=old: kernel.route_del(_dst(r), gateway=r.gateway, netns=sb.name),
+            lambda r=old: kernel.route_del(_dst(r), gateway=r.gateway, dev=r.dev, netns=sb.name),
             lambda r=old: kernel.route_add(_dst(r), gateway=r.gateway, dev=r.dev, netns=sb.name),
         )
     for new in wanted:
         tx.step(
             "route-add",
             lambda r=new: kernel.route_add(_dst(r), gateway=r.gateway, dev=r.dev, netns=sb.name),
-            lambda r=new: kernel.route_del(_dst(r), gateway=r.gateway, netns=sb.name),
+            lambda r=new: kernel.route_del(_dst(r), gateway=r.gateway, dev=r.dev, netns=sb.name),
         )
 
 

@@ -102,11 +102,18 @@ def _sandboxes(ctx: Context, state: State, failures: list[str], recreate: bool) 
 def _adopted(ctx: Context, state: State, sb: Sandbox, tx: Transaction) -> None:
     """An adopted namespace whose process exited, or that is gone (after a reboot, with its
     container), is dropped as a dead container is: an empty namespace made in its place
-    would be a sandbox nobody runs in.  One that something else replaced is refused."""
-    if ctx.kernel.netns_exists(sb.name) and not nsguard.ours(ctx.kernel, sb):
+    would be a sandbox nobody runs in.  One that something else replaced is refused.  One
+    whose bind alone went while its process runs on in it is bound again (adopt.rebindable)."""
+    k = ctx.kernel
+    if k.netns_exists(sb.name) and not nsguard.ours(k, sb):
         raise Conflict(f"namespace /run/netns/{sb.name} is not the one netctl adopted: "
                        "netctl leaves it alone; remove the sandbox by hand (sandbox rm -f)")
-    sandboxes.destroy(ctx, state, sb, tx)
+    path = None if k.netns_exists(sb.name) else adopt.rebindable(ctx, sb)
+    if path is None:
+        sandboxes.destroy(ctx, state, sb, tx)
+        return
+    ino, cookie = sb.adopted["ino"], sb.adopted["cookie"]  # the process runs on: bind it again
+    tx.step("netns-adopt", lambda: k.netns_adopt(sb.name, path, ino, cookie), lambda: k.netns_delete(sb.name))
 
 
 def _refuse(f: drift.Finding) -> None:
@@ -194,9 +201,11 @@ def reconcile(ctx: Context, recreate_sandboxes: bool) -> Outcome:
 
 
 def stale_sandboxes(ctx: Context, state: State) -> list[Sandbox]:
-    """Namespace gone, or (adopted from a process) the process exited."""
+    """Namespace gone, or (adopted from a process) the process exited; not an adopted
+    process's namespace that only lost its bind (check --repair binds it again)."""
     return [sb for sb in state.sandboxes
-            if not ctx.kernel.netns_exists(sb.name) or adopt.process_exited(sb)]
+            if adopt.process_exited(sb)
+            or not ctx.kernel.netns_exists(sb.name) and adopt.rebindable(ctx, sb) is None]
 
 
 def gc(ctx: Context, dry_run: bool = False) -> list[str]:

@@ -331,3 +331,155 @@ def test_a_namespace_another_state_adopted_and_connected_is_refused(lab, tmp_pat
     finally:
         other.teardown()
     assert lab.nk.netns_list() == ["shared"]  # the other state's rm left the namespace too
+
+
+def test_endpoint_leave_never_moves_a_namespace_s_own_interface_out(lab):
+    """The container deleted netctl's eth0 (which takes the veth pair) and made an eth0 of
+    its own: ``endpoint leave`` finds that name but not the endpoint's mark, so it leaves
+    the interface where it is instead of taking it down and out to the host, renamed."""
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    ip("netns", "add", "theirs")
+    lab.cli.ok("sandbox", "create", "ipns", "--netns", "/run/netns/theirs")
+    lab.cli.ok("network", "connect", "demo", "ipns")
+    ep = lab.endpoint("ipns")
+    ip("-n", "theirs", "link", "del", "eth0")
+    furnish("/run/netns/theirs", "10.98.0.2", ifname="eth0")
+    before = own_view("/run/netns/theirs")
+    lab.cli.ok("endpoint", "leave", ep["name"], "ipns")
+    assert own_view("/run/netns/theirs") == before
+    assert lab.nk.link_get(ep["sandbox_ifname"]) is None  # nothing of theirs parked on the host
+
+
+def test_a_fifo_as_hosts_file_is_refused_without_opening_it(refusal_lab):
+    """Opening a FIFO releases a writer blocked on it (which then dies of SIGPIPE), and
+    opening a device can act: the type is judged before the file is opened for data."""
+    lab, fifo = refusal_lab, refusal_lab.tmp / "fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"exec 3>{fifo}"])
+    try:
+        assert wait_until(lambda: Path(f"/proc/{writer.pid}/wchan").read_text() == "wait_for_partner", 5.0)
+        res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare", "--hosts-file", str(fifo))
+        assert res.code == 2 and "is not a regular file" in res.err, res
+        assert writer.poll() is None  # still blocked: netctl never opened the FIFO
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_a_directory_at_run_netns_name_is_a_taken_name(refusal_lab):
+    """Exit 4 (a name taken under /run/netns), not a kernel failure (1); left as it was."""
+    lab = refusal_lab
+    os.mkdir("/run/netns/dirname")
+    try:
+        state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+        res = lab.cli("sandbox", "create", "dirname", "--netns", "/run/netns/spare")
+        assert res.code == 4 and "/run/netns/dirname exists" in res.err, res
+        assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+        assert os.path.isdir("/run/netns/dirname")
+    finally:
+        os.rmdir("/run/netns/dirname")
+
+
+def test_a_bind_a_killed_adopt_left_is_never_recorded_as_someone_elses(refusal_lab):
+    """Killed after its bind mount and before the save, an adopt leaves /run/netns/NAME
+    holding the very namespace it adopts.  Adopting again must not take that mount for one
+    someone else made (``bound`` 0: rm would leave netctl's own mount, pinning the namespace,
+    forever): only PATH /run/netns/NAME itself is adopted where it is; this is a taken name."""
+    lab = refusal_lab
+    res = lab.cli.run("sandbox", "create", "new", "--netns", "/run/netns/spare",
+                      env={"NETCTL_FAULT": "netns-files:kill"})
+    assert res.code == -9 and "new" in lab.nk.netns_list(), res
+    state = lab.cli.state.read_bytes()
+    res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare")
+    assert res.code == 4 and "/run/netns/new exists" in res.err, res
+    assert lab.cli.state.read_bytes() == state
+    subprocess.run(["umount", "/run/netns/new"], check=True)
+    os.unlink("/run/netns/new")
+    ip("netns", "add", "new")  # the documented way: PATH /run/netns/NAME itself (/var/run too)
+    lab.cli.ok("sandbox", "create", "new", "--netns", "/var/run/netns/new")
+    lab.cli.ok("sandbox", "rm", "new")
+    assert "new" in lab.nk.netns_list()  # adopted where it was: rm leaves that name
+
+
+def test_a_hosts_file_that_is_no_hosts_file_or_the_host_s_own_is_refused(refusal_lab):
+    """--hosts-file replaces the file's content: a passwd-like file (a slip of the finger),
+    another sandbox's /etc/netns/NAME/hosts (netctl's, maybe of another state file) and the
+    host's own /etc/hosts (the path a container reads, but on the host) are refused with
+    nothing written.  The host's file is a copy bind-mounted over /etc/hosts in the
+    suite's private mount namespace, so the machine's is never at risk."""
+    lab = refusal_lab
+    passwd = lab.tmp / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n")
+    fake_etc_hosts = lab.tmp / "etc-hosts"
+    fake_etc_hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost\n")
+    subprocess.run(["mount", "--bind", str(fake_etc_hosts), "/etc/hosts"], check=True)
+    try:
+        assert os.stat("/etc/hosts").st_ino == fake_etc_hosts.stat().st_ino
+        lab.cli.ok("sandbox", "create", "peer")
+        peer = Path("/etc/netns/peer/hosts")
+        peer_text = peer.read_text()
+        state, kernel = lab.cli.state.read_bytes(), kernel_snapshot(lab.nk)
+        for path, message in ((passwd, "is not a hosts file"), (peer, "a sandbox's own files"),
+                              ("/proc/self/mem", "cannot be read"),  # a regular file, EIO on read
+                              ("/etc/hosts", "is the host's own /etc/hosts")):
+            res = lab.cli("sandbox", "create", "new", "--netns", "/run/netns/spare",
+                          "--hosts-file", str(path))
+            assert res.code == 2 and message in res.err and len(res.err.splitlines()) == 1, res
+        assert lab.cli.state.read_bytes() == state and diff(kernel, kernel_snapshot(lab.nk)) == []
+        assert fake_etc_hosts.read_text() == "127.0.0.1 localhost\n::1 localhost ip6-localhost\n"
+        assert passwd.read_text().startswith("root:x:0:0:") and peer.read_text() == peer_text
+    finally:
+        subprocess.run(["umount", "/etc/hosts"], check=True)
+
+
+def test_disconnect_deletes_netctl_s_default_route_not_theirs_via_the_same_gateway(lab):
+    """After netctl's IPv6 default via the gateway, the container adds its own default via
+    the same address on its own interface, with a lower metric.  Deleting by gateway alone
+    hit the kernel's first match, theirs: netctl deletes its route by device too."""
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24", "--ipv6", "--subnet", "fd00:77::/64")
+    ip("netns", "add", "theirs")
+    lab.cli.ok("sandbox", "create", "ipns", "--netns", "/run/netns/theirs")
+    lab.cli.ok("network", "connect", "demo", "ipns")
+    for args in (("link", "add", "own0", "type", "veth", "peer", "name", "own1"),
+                 ("link", "set", "own0", "up"), ("link", "set", "own1", "up"),
+                 ("addr", "add", "fd00:77::9/64", "dev", "own0", "nodad"),
+                 ("-6", "route", "add", "default", "via", "fd00:77::1", "dev", "own0", "metric", "100")):
+        ip("-n", "theirs", *args)
+    before = own_view("/run/netns/theirs")
+    assert any('"dev": "own0"' in r and '"dst": "default"' in r for r in before["routes"])
+    lab.cli.ok("network", "disconnect", "demo", "ipns")
+    assert own_view("/run/netns/theirs")["routes"] == [
+        r for r in before["routes"] if '"dev": "eth0"' not in r]
+
+
+def test_a_thread_s_namespace_path_is_tracked_like_its_process(lab):
+    """/proc/PID/task/TID/ns/net names a thread (the kernel's own link, followed): its exit
+    is reported by check and cleaned by gc as for /proc/PID/ns/net, not kept bound forever."""
+    box = Sleeper()
+    try:
+        lab.cli.ok("sandbox", "create", "box", "--netns", f"/proc/{box.pid}/task/{box.pid}/ns/net")
+        assert json.loads(lab.cli.ok("sandbox", "inspect", "box"))[0]["pid"] == box.pid
+    finally:
+        box.stop()
+    res = lab.cli("check")
+    assert res.code == 9 and f"process {box.pid} of the adopted namespace exited" in res.out, res
+    assert lab.cli.ok("gc").split() == ["box"] and lab.nk.netns_list() == []
+
+
+def test_repair_rebinds_a_running_container_s_namespace_instead_of_tearing_it_down(lab, sleeper):
+    """Someone removed /run/netns/NAME while the adopted process runs on in the very
+    namespace adopted: the namespace is not gone, only netctl's bind.  gc keeps the sandbox
+    and check --repair binds it again (as it re-creates a namespace netctl made), instead
+    of dropping it and deleting netctl's interfaces from the running container."""
+    lab.cli.ok("network", "create", "demo", "--subnet", "10.77.0.0/24")
+    lab.cli.ok("sandbox", "create", "box", "--pid", str(sleeper.pid))
+    lab.cli.ok("network", "connect", "demo", "box")
+    subprocess.run(["umount", "/run/netns/box"], check=True)
+    os.unlink("/run/netns/box")
+    assert lab.cli("check").code == 9
+    assert lab.cli.ok("gc", "--dry-run").split() == []
+    lab.cli.ok("check", "--repair")
+    assert names(lab) == ["box"] and lab.cli("check").code == 0
+    assert "eth0" in own_view(sleeper.path)["links"]
+    lab.cli.ok("sandbox", "rm", "box")
+    assert lab.nk.netns_list() == [] and sleeper.proc.poll() is None

@@ -270,13 +270,15 @@ class FakeKernel(FakeState):
         ns.routes.append({"dst": key, "gateway": gateway, "dev": dev, "scope": scope, "family": family})
 
     @_mutating
-    def route_del(self, dst: str, *, gateway: str | None = None, netns: str | None = None) -> None:
+    def route_del(self, dst: str, *, gateway: str | None = None, dev: str | None = None,
+                  netns: str | None = None) -> None:
         ns = self._ns.get(netns or HOST)
         if ns is None:
             return
         key, family = route_key(dst, gateway, f"delete route {dst}"), route_family(dst, gateway)
         for route in ns.routes:
-            if route["dst"] == key and route["family"] == family and gateway in (None, route["gateway"]):
+            if (route["dst"] == key and route["family"] == family and gateway in (None, route["gateway"])
+                    and dev in (None, route["dev"])):
                 ns.routes.remove(route)
                 return
 
