@@ -104,6 +104,8 @@ def _refuse_theirs(k, sb: Sandbox) -> None:
     """Deleting a namespace destroys every virtual interface in it: one somebody moved into
     a netctl sandbox (a macvlan parent, a veth of their own) is not netctl's to destroy,
     so ``rm`` refuses naming it, and only ``rm -f`` takes the namespace down with it."""
+    if not k.netns_exists(sb.name):
+        return  # vanished already (gc, repair): nothing left in it to destroy
     theirs = [link.name for link in k.links(netns=sb.name) if link.owner is None and link.name != "lo"]
     if theirs:
         raise Conflict(f"sandbox {sb.name!r} holds interfaces netctl did not create "
