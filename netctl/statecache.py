@@ -8,6 +8,13 @@ size or mtime say.  A cache that is missing, unreadable, not a regular file, own
 else than the state file or not understood is ignored.  Only the lock holder writes it (after
 a save, or after parsing a file the cache did not match), atomically; readers only read it.
 Small states (under ``MIN_SIZE``) parse faster than a cache is checked: they never get one.
+
+The consistency checks of a load (consistency.py: ~20 ms at 1,000 endpoints, more than the
+JSON) guard against files netctl did not write: a hand edit, a restore, another program.
+A cache records that the document passed them (``checked``, by this version of netctl): it
+is written only after a parse that passed them, or after a save of a state netctl made from
+one that did.  Bytes that changed since then miss the digest and are parsed and checked
+again; a cache from another netctl version is checked again too, as its rules may differ.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 MIN_SIZE = 64 * 1024
-VERSION = 1
+VERSION = 2
 
 
 def path_for(state_path: Path) -> Path:
@@ -32,8 +39,9 @@ def _digest(text: bytes) -> str:
     return hashlib.blake2b(text, digest_size=32).hexdigest()
 
 
-def load(state_path: Path, text: bytes, owner: int) -> dict[str, Any] | None:
-    """The document parsed from ``text`` if the cache holds it, else None."""
+def load(state_path: Path, text: bytes, owner: int) -> tuple[dict[str, Any], bool] | None:
+    """(the document parsed from ``text``, whether it passed the consistency checks) if
+    the cache holds it, else None."""
     if len(text) < MIN_SIZE:
         return None
     try:
@@ -53,8 +61,10 @@ def load(state_path: Path, text: bytes, owner: int) -> dict[str, Any] | None:
     return _document(raw, text)
 
 
-def _document(raw: bytes, text: bytes) -> dict[str, Any] | None:
+def _document(raw: bytes, text: bytes) -> tuple[dict[str, Any], bool] | None:
     import json
+
+    from . import __version__
 
     try:
         cached = json.loads(raw)
@@ -63,19 +73,23 @@ def _document(raw: bytes, text: bytes) -> dict[str, Any] | None:
     if (not isinstance(cached, dict) or cached.get("version") != VERSION
             or cached.get("blake2b") != _digest(text) or not isinstance(cached.get("state"), dict)):
         return None
-    return cached["state"]
+    return cached["state"], cached.get("checked") == __version__
 
 
 def save(state_path: Path, text: bytes, document: dict[str, Any]) -> None:
     """Best effort (the cache is only ever a shortcut): temp file, rename, no fsync.  The
-    temp is named like the store's, so the next lock holder removes one a kill left."""
+    temp is named like the store's, so the next lock holder removes one a kill left.
+    Callers pass only a document that passed the consistency checks (see the module doc)."""
     if len(text) < MIN_SIZE:  # a cache of a state that was large once: no use any more
         with contextlib.suppress(OSError):
             os.unlink(path_for(state_path))
         return
     import json
 
-    data = json.dumps({"version": VERSION, "blake2b": _digest(text), "state": document},
+    from . import __version__
+
+    data = json.dumps({"version": VERSION, "blake2b": _digest(text), "checked": __version__,
+                       "state": document},
                       separators=(",", ":")).encode()
     import tempfile
 

@@ -42,9 +42,10 @@ def _check_path(path: Path) -> os.stat_result | None:
     return info
 
 
-def parse(text: bytes, path: Path, data: dict | None = None) -> State:
+def parse(text: bytes, path: Path, data: dict | None = None, checked: bool = False) -> State:
     """The state in ``text``; ``data``: the document already parsed from exactly these bytes
-    (statecache), which is held to every check a freshly parsed one is."""
+    (statecache), held to every check a freshly parsed one is unless ``checked``: the
+    cache says this netctl checked that very document already (statecache's module doc)."""
     if data is None:
         data = _toml(text, path)
     schema = data.get("schema")
@@ -56,7 +57,7 @@ def parse(text: bytes, path: Path, data: dict | None = None) -> State:
         state = State.from_dict(data)
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
         raise StateError(f"{path}: malformed state file ({exc}); left unchanged") from None
-    problem = consistency.first_problem(state)
+    problem = None if checked else consistency.first_problem(state)
     if problem:
         raise StateError(f"{path}: inconsistent state file ({problem}); left unchanged")
     return state
@@ -105,9 +106,9 @@ class Store:
         except IsADirectoryError:
             raise StateError(f"{self.path}: is a directory") from None
         self._loaded = text
-        document = statecache.load(self.path, text, info.st_uid)
-        self._cached = document is not None
-        return parse(text, self.path, document)
+        cached = statecache.load(self.path, text, info.st_uid)
+        self._cached = cached is not None
+        return parse(text, self.path, *(cached or ()))
 
     @contextmanager
     def locked(self) -> Iterator[State]:

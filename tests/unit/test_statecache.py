@@ -100,16 +100,40 @@ def test_a_cache_owned_by_someone_else_is_ignored(path):
     assert statecache.load(path, path.read_bytes(), path.stat().st_uid) is None
 
 
-def test_the_cached_document_is_held_to_the_same_checks(path):
-    """A cache that matches the file's bytes is still only the document: a consistency
-    problem in it is refused (exit 8) just as in the file."""
+@pytest.mark.parametrize("checked", [None, "0.0.1"], ids=["unmarked", "another-version"])
+def test_a_cached_document_not_checked_by_this_netctl_is_held_to_the_same_checks(path, checked):
+    """A cache that matches the file's bytes but does not say this netctl checked it (an
+    older cache, another version's rules) is only the document: a consistency problem in it
+    is refused (exit 8) just as in the file."""
     Store(path).save(big_state())
     text = path.read_bytes()
     doc = tomllib.loads(text.decode())
     doc["endpoints"][1]["ipv4"] = doc["endpoints"][0]["ipv4"]
     statecache.save(path, text, doc)
+    cache = statecache.path_for(path)
+    raw = json.loads(cache.read_bytes())
+    raw.pop("checked")
+    if checked:
+        raw["checked"] = checked
+    cache.write_text(json.dumps(raw))
     with pytest.raises(store.StateError, match="used twice"):
         Store(path).read()
+
+
+def test_a_document_this_netctl_checked_is_not_checked_again(path, monkeypatch):
+    """The consistency checks cost more than the JSON at 1,000 endpoints: a cache hit on
+    bytes netctl saved itself skips them; a parse (the file changed) runs them."""
+    from netctl import consistency
+
+    calls = []
+    real = consistency.first_problem
+    monkeypatch.setattr(consistency, "first_problem", lambda st: calls.append(1) or real(st))
+    Store(path).save(big_state())
+    Store(path).read()
+    assert calls == []
+    path.write_bytes(path.read_bytes() + b"\n")
+    Store(path).read()
+    assert calls == [1]
 
 
 def test_the_lock_holder_caches_a_file_it_had_to_parse(path):
