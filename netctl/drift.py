@@ -157,6 +157,10 @@ def _owner(link: Link | None) -> str | None:
     return link.owner if link is not None else None
 
 
+def _sandbox_finding(sb: Sandbox, problem: str) -> list[Finding]:
+    return [Finding(SANDBOX, "sandbox", f"sandbox {sb.name}", problem, sb.id)]
+
+
 def _adopted(sb: Sandbox, facts: Facts) -> list[Finding]:
     if sb.name in facts.exited:
         problem = f"process {sb.adopted['pid']} of the adopted namespace exited (run 'netctl gc')"
@@ -166,7 +170,7 @@ def _adopted(sb: Sandbox, facts: Facts) -> list[Finding]:
         problem = f"namespace /run/netns/{sb.name} is not the one netctl adopted"
     else:
         problem = f"adopted namespace /run/netns/{sb.name} missing"
-    return [Finding(SANDBOX, "sandbox", f"sandbox {sb.name}", problem, sb.id)]
+    return _sandbox_finding(sb, problem)
 
 
 def _sandbox(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Finding]:
@@ -177,14 +181,14 @@ def _sandbox(state: State, sb: Sandbox, facts: Facts, index: Index) -> list[Find
             return []
         if usable(sb, facts):
             problem = f"namespace /run/netns/{sb.name} is its own, not the host's (sandbox on a host network)"
-            return [Finding(SANDBOX, "sandbox", f"sandbox {sb.name}", problem, sb.id)]
+            return _sandbox_finding(sb, problem)
     elif usable(sb, facts):
         return []
     if sb.name in facts.netns:
         problem = f"namespace /run/netns/{sb.name} is not netctl's (lo carries no mark for this sandbox)"
     else:
         problem = f"namespace /run/netns/{sb.name} missing"
-    return [Finding(SANDBOX, "sandbox", f"sandbox {sb.name}", problem, sb.id)]
+    return _sandbox_finding(sb, problem)
 
 
 def _host_end(ep: Endpoint, net: Network, facts: Facts) -> list[str]:

@@ -20,22 +20,15 @@ from typing import Any
 
 from . import validate
 from .errors import InvalidInput
+from .requests import NetworkRequest
 
 PROJECT_LABEL = "netctl.project"
 
 
 @dataclass
-class NetSpec:
-    name: str
-    driver: str | None = None
-    subnets: list[str] = field(default_factory=list)
-    gateways: list[str] = field(default_factory=list)
-    ip_ranges: list[str] = field(default_factory=list)
-    aux_addresses: list[str] = field(default_factory=list)  # name=ip
-    ipv6: bool = False
-    internal: bool = False
-    labels: list[str] = field(default_factory=list)  # k=v
-    options: list[str] = field(default_factory=list)  # k=v
+class NetSpec(NetworkRequest):
+    """A ``[networks.NAME]`` table: the request ``network create`` takes (aux_addresses
+    name=ip, labels and options k=v), plus the file key it came from."""
 
     @property
     def key(self) -> str:

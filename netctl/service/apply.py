@@ -15,6 +15,7 @@ else that differs is a conflict (exit 4) before anything changes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import ip_network
 
 from .. import validate
@@ -282,11 +283,8 @@ class Planner:
 
 
 def net_request(spec: NetSpec, project: str) -> networks.NetworkRequest:
-    return networks.NetworkRequest(
-        name=spec.name, driver=spec.driver, subnets=spec.subnets, gateways=spec.gateways,
-        ip_ranges=spec.ip_ranges, aux_addresses=spec.aux_addresses, ipv6=spec.ipv6,
-        internal=spec.internal, labels=[*spec.labels, f"{PROJECT_LABEL}={project}"],
-        options=spec.options)
+    """The file's network, labelled with the project that made it (apply --prune's mark)."""
+    return replace(spec, labels=[*spec.labels, f"{PROJECT_LABEL}={project}"])
 
 
 def plan_apply(ctx: Context, top: Topology, state: State, prune: bool = False,
