@@ -26,8 +26,8 @@ def cni(settings, network: str) -> None:
     ADD     adopts CNI_NETNS as sandbox NAME-<first 12 of CNI_CONTAINERID> (NAME: CNI_ARGS
             K8S_POD_NAME, podman's container name, else cni; label cni.container_id) and
             connects it to the network as CNI_IFNAME; the network is
-            created on the first ADD from the config's keys (subnet, gateway, ipRange,
-            auxAddress, ipv6, internal, mtu, bridge, labels, options, ipMasq) and must match
+            created on the first ADD from the config's keys (driver, subnet, gateway,
+            ipRange, auxAddress, ipv6, internal, mtu, bridge, labels, options, ipMasq) and must match
             them when it exists; runtimeConfig ips, mac, portMappings and aliases (and
             CNI_ARGS IP, MAC) are the connect's --ip/--ip6, --mac, -p, --alias
     DEL     deletes netctl's endpoint; the last one takes the sandbox (only netctl's bind

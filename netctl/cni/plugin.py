@@ -14,8 +14,8 @@ import sys
 from . import netconf, spec
 from .spec import CniError
 
-#: the state file and lock wait when neither the config's ``state`` nor the environment
-#: (NETCTL_STATE, NETCTL_LOCK_TIMEOUT) says: runtimes start many plugins at once
+#: the lock wait (seconds) when NETCTL_LOCK_TIMEOUT does not say: runtimes start many
+#: plugins at once, so it is longer than the CLI's
 LOCK_TIMEOUT = 60.0
 
 
