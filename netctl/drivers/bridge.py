@@ -23,14 +23,15 @@ from ..validate import option_bool
 REAP_WAIT = 2.0  # seconds: how long a deleted namespace's veth may take to go (reap_endpoint)
 
 
-def _veth_name(kernel: Kernel, taken: set[str]) -> str:
-    """``veth`` + 7 hex, free in the host namespace (3 tries, as libnetwork)."""
+def free_name(kernel: Kernel, taken: set[str], prefix: str = "veth") -> str:
+    """``prefix`` + 7 hex, free in the host namespace and not in ``taken`` (3 tries, as
+    libnetwork); the macvlan/ipvlan drivers name a parked endpoint's link with it too."""
     for _ in range(3):
-        candidate = "veth" + token_bytes(4).hex()[:7]
+        candidate = prefix + token_bytes(4).hex()[:7]
         if candidate not in taken and kernel.link_get(candidate) is None:
             taken.add(candidate)
             return candidate
-    raise KernelError("could not generate a free veth interface name")
+    raise KernelError(f"could not generate a free {prefix} interface name")
 
 
 def _step_name(cidr: str) -> str:
@@ -148,8 +149,8 @@ class BridgeDriver:
         k = self.kernel
         # names are picked once; a re-plumb (repair, restore) re-creates the same pair
         taken = {n for n in (ep.host_ifname, ep.sandbox_ifname) if n}
-        ep.host_ifname = ep.host_ifname or _veth_name(k, taken)
-        ep.sandbox_ifname = ep.sandbox_ifname or _veth_name(k, taken)
+        ep.host_ifname = ep.host_ifname or free_name(k, taken)
+        ep.sandbox_ifname = ep.sandbox_ifname or free_name(k, taken)
         mtu = int(net.options["mtu"]) if "mtu" in net.options else None
         peer = ep.ifname if into else ep.sandbox_ifname
         peer_netns, mark = into.name if into else None, self._source.mark(ep.id)

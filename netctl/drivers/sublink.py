@@ -16,7 +16,6 @@ when the one named in it goes).  A parent that existed is never brought up nor d
 from __future__ import annotations
 
 import errno
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,7 +24,7 @@ from ..kernel.base import Kernel
 from ..model import Endpoint, Network, Sandbox
 from ..txn import Transaction
 from ..validate import VLAN_PARENT_RE
-from .bridge import BridgeDriver
+from .bridge import BridgeDriver, free_name
 
 
 class SublinkDriver(BridgeDriver):
@@ -85,7 +84,7 @@ class SublinkDriver(BridgeDriver):
         self, net: Network, ep: Endpoint, tx: Transaction, into: Sandbox | None = None
     ) -> None:
         k = self.kernel
-        ep.sandbox_ifname = ep.sandbox_ifname or _free_name(k, self.prefix)
+        ep.sandbox_ifname = ep.sandbox_ifname or free_name(k, set(), self.prefix)
         name, netns = (ep.ifname, into.name) if into else (ep.sandbox_ifname, None)
         mode, flag = self._mode(net)
         mtu = int(net.options["mtu"]) if "mtu" in net.options else None
@@ -161,12 +160,3 @@ def _vlan_base(k: Kernel, parent: str) -> tuple[str, int] | None:
 def _vlan_hint(parent: str) -> str:
     vlan = VLAN_PARENT_RE.fullmatch(parent)
     return f" (nor its base interface {vlan['base']})" if vlan else ""
-
-
-def _free_name(k: Kernel, prefix: str) -> str:
-    """``prefix`` + 7 hex, free in the host namespace (3 tries, as for veth names)."""
-    for _ in range(3):
-        candidate = prefix + secrets.token_hex(4)[:7]
-        if k.link_get(candidate) is None:
-            return candidate
-    raise KernelError(f"could not generate a free {prefix} interface name")

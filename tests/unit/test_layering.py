@@ -58,6 +58,12 @@ def test_only_output_imports_rich():
     assert _offenders(lambda m: m == "netctl.output", "rich") == []
 
 
+def test_random_names_and_ids_come_from_model_token_bytes():
+    """``secrets`` imports hmac and OpenSSL's _hashlib (~5-10 ms of every connect's start;
+    model.token_bytes): a driver naming its links with it paid that again."""
+    assert _offenders(lambda m: False, "secrets") == []
+
+
 @pytest.mark.parametrize("leaf", ["netctl.model", "netctl.errors"])
 def test_leaves_import_nothing_of_ours(leaf):
     ours = [i for i in _modules()[leaf] if i.startswith("netctl")]
