@@ -227,9 +227,9 @@ def check(ctx, env: Env, conf: NetConf) -> None:
 def status(ctx, conf: NetConf) -> None:
     """Ready when netctl can change networks: root, a readable state file, and the
     configuration's network usable (present, or creatable from the config)."""
-    import os
+    from ..service.context import privileged
 
-    if os.geteuid() != 0:
+    if not privileged():
         raise CniError(NOT_AVAILABLE, "netctl needs root (CAP_NET_ADMIN) to attach containers")
     try:
         state = ctx.store.read()

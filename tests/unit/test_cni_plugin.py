@@ -130,6 +130,16 @@ def test_gc_and_status_need_1_1(tmp_path, command):
     assert doc["code"] == spec.INCOMPATIBLE_VERSION
 
 
+def test_status_asks_the_one_may_change_networks_seam(tmp_path, monkeypatch):
+    """service/context.py ``privileged`` (what every changing command asks, and what the
+    fake kernel's hooks replace), not a geteuid of its own."""
+    import netctl.service.context
+
+    monkeypatch.setattr(netctl.service.context, "privileged", lambda: False)
+    code, doc = run(env("STATUS"), {**CONF, "cniVersion": "1.1.0"}, tmp_path)
+    assert (code, doc["code"]) == (1, spec.NOT_AVAILABLE) and "root" in doc["msg"], doc
+
+
 def test_gc_without_valid_attachments_is_invalid(tmp_path):
     code, doc = run(env("GC"), {**CONF, "cniVersion": "1.1.0"}, tmp_path)
     assert doc["code"] == spec.INVALID_CONFIG and "valid-attachments" in doc["msg"]
