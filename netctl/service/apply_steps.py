@@ -9,7 +9,7 @@ from __future__ import annotations
 from .. import lookup
 from ..config import Config
 from ..drift import BRIDGE_LINK_LOCAL, bridge_addresses
-from ..errors import Conflict, NetctlError
+from ..errors import Conflict, NetctlError, NotFound
 from . import connect, networks, publish, sandboxes
 from .context import Context
 
@@ -77,7 +77,7 @@ def _joined(state, net_name: str, sb_name: str):
     for ep in state.endpoints_in(sb):
         if ep.network == net.id:
             return net, ep
-    raise Conflict(f"sandbox {sb_name!r} is not connected to network {net_name!r}")
+    raise NotFound(f"sandbox {sb_name!r} is not connected to network {net_name!r}")
 
 
 def unpublish(ctx: Context, net_name: str, sb_name: str) -> None:

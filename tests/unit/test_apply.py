@@ -349,3 +349,23 @@ def test_the_same_host_port_in_two_connections_or_on_an_internal_network_is_refu
     assert res.code == 2
     assert "sandboxes.web.connect[0].publish: network 'front' is an internal network" in res.err
     assert snapshot(cli) == (b"", b"")
+
+
+def test_a_connection_apply_changes_in_place_must_exist_as_disconnect_says(cli):
+    """apply_steps' in-place publish steps refuse a connection that is not there as
+    ``network disconnect`` does: not found (exit 3), not a conflict."""
+    import os
+
+    from netctl.errors import NotFound
+    from netctl.service import apply_steps
+    from netctl.service.context import Context
+    from netctl.store import Store
+
+    cli.ok("network", "create", "front")
+    cli.ok("sandbox", "create", "web")
+    ctx = Context(Store(os.environ["NETCTL_STATE"], 5.0), config_path=str(cli.config))
+    try:
+        with pytest.raises(NotFound, match="is not connected to network 'front'"):
+            apply_steps.unpublish(ctx, "front", "web")
+    finally:
+        ctx.close()
