@@ -20,7 +20,7 @@ from typing import Any
 
 from . import validate
 from .errors import InvalidInput
-from .requests import NetworkRequest
+from .requests import NetworkRequest, SandboxRequest
 
 PROJECT_LABEL = "netctl.project"
 
@@ -48,13 +48,10 @@ class ConnSpec:
 
 
 @dataclass
-class SandboxSpec:
-    name: str
-    hostname: str | None = None
-    dns: list[str] = field(default_factory=list)
-    dns_search: list[str] = field(default_factory=list)
-    dns_options: list[str] = field(default_factory=list)
-    extra_hosts: list[str] = field(default_factory=list)  # name:ip
+class SandboxSpec(SandboxRequest):
+    """A ``[sandboxes.NAME]`` table: the request ``sandbox create`` takes (the file's
+    ``extra_hosts`` are its ``add_hosts``, name:ip), plus the connections and the file key."""
+
     connect: list[ConnSpec] = field(default_factory=list)
 
     @property
@@ -229,9 +226,10 @@ def _sandbox(name: str, table: Any) -> SandboxSpec:
     if "hostname" in table:
         value = _type(f"{path}.hostname", table["hostname"], "string")
         spec.hostname = _checked(f"{path}.hostname", validate.hostname, value)
-    for key in ("dns", "dns_search", "dns_options", "extra_hosts"):
+    for key, attr in (("dns", "dns"), ("dns_search", "dns_search"), ("dns_options", "dns_options"),
+                      ("extra_hosts", "add_hosts")):
         if key in table:
-            setattr(spec, key, _strings(f"{path}.{key}", table[key]))
+            setattr(spec, attr, _strings(f"{path}.{key}", table[key]))
     for i, addr in enumerate(spec.dns):
         _checked(f"{path}.dns[{i}]", validate.address, addr, "dns address")
     items = table.get("connect", [])

@@ -63,10 +63,8 @@ def net_differences(spec: NetSpec, net: Network) -> list[str]:
 
 
 def sandbox_request(spec: SandboxSpec, project: str) -> sandboxes.SandboxRequest:
-    return sandboxes.SandboxRequest(
-        name=spec.name, hostname=spec.hostname, dns=spec.dns, dns_search=spec.dns_search,
-        dns_options=spec.dns_options, add_hosts=spec.extra_hosts,
-        labels=[f"{PROJECT_LABEL}={project}"])
+    """The file's sandbox, labelled with the project that made it (apply --prune's mark)."""
+    return replace(spec, labels=[f"{PROJECT_LABEL}={project}"])
 
 
 def sandbox_differences(spec: SandboxSpec, sb: Sandbox) -> list[str]:
