@@ -38,12 +38,8 @@ with socket.create_connection((sys.argv[1], 5302), timeout=10) as s:
 
 
 @pytest.fixture(scope="module")
-def kern():
-    from netctl.kernel.netlink import NetlinkKernel
-
-    k = NetlinkKernel()
-    yield k
-    k.close()
+def kern(module_kern):
+    return module_kern
 
 
 @pytest.fixture(scope="module")

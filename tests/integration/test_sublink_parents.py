@@ -19,12 +19,8 @@ PARENT, PEER = "atk0", "atk1"
 
 
 @pytest.fixture(scope="module")
-def kern():
-    from netctl.kernel.netlink import NetlinkKernel
-
-    k = NetlinkKernel()
-    yield k
-    k.close()
+def kern(module_kern):
+    return module_kern
 
 
 @pytest.fixture(scope="module")
