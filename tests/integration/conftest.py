@@ -49,16 +49,6 @@ def kern():
     k.close()
 
 
-@pytest.fixture(scope="module")
-def module_kern():
-    """``kern`` for a module whose tests share one lab (module-scoped fixtures)."""
-    from netctl.kernel.netlink import NetlinkKernel
-
-    k = NetlinkKernel()
-    yield Looking(k)
-    k.close()
-
-
 @pytest.fixture
 def lab(tmp_path, nk, nstools):
     """A reconcile_lab.Lab on a state file of the test's own, cleaned up afterwards."""

@@ -38,8 +38,12 @@ with socket.create_connection((sys.argv[1], 5302), timeout=10) as s:
 
 
 @pytest.fixture(scope="module")
-def kern(module_kern):
-    return module_kern
+def kern():
+    from netctl.kernel.netlink import NetlinkKernel
+
+    k = NetlinkKernel()
+    yield k
+    k.close()
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,12 @@ PARENT, PEER = "atk0", "atk1"
 
 
 @pytest.fixture(scope="module")
-def kern(module_kern):
-    return module_kern
+def kern():
+    from netctl.kernel.netlink import NetlinkKernel
+
+    k = NetlinkKernel()
+    yield k
+    k.close()
 
 
 @pytest.fixture(scope="module")
